@@ -1,15 +1,50 @@
+// Command world is the launcher of the project's test cluster: etcd, kube-apiserver,
+// kube-controller-manager, KServe's manager and Knative Serving's controller as child processes,
+// and the fake kubelet, autoscaler and ingress in its own process.
+//
+//	world up --state DIR [--parent-fd N] [--bin-dir DIR]
+//	world sandbox --state DIR [--plugin-dir DIR] [--bin-dir DIR]
+//	world knative-controller --kubeconfig FILE   (started by `up`, not by hand)
 package main
 
 import (
-	_ "knative.dev/serving/pkg/reconciler/configuration"
-	_ "knative.dev/serving/pkg/reconciler/gc"
-	_ "knative.dev/serving/pkg/reconciler/labeler"
-	_ "knative.dev/serving/pkg/reconciler/revision"
-	_ "knative.dev/serving/pkg/reconciler/route"
-	_ "knative.dev/serving/pkg/reconciler/serverlessservice"
-	_ "knative.dev/serving/pkg/reconciler/service"
-	_ "knative.dev/pkg/injection/sharedmain"
-	_ "k8s.io/client-go/kubernetes"
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"isvc-canary.test/world/internal/knative"
 )
 
-func main() {}
+func usage() {
+	fmt.Fprintln(os.Stderr, `usage:
+  world up --state DIR [--parent-fd N] [--bin-dir DIR]
+  world sandbox --state DIR [--plugin-dir DIR] [--bin-dir DIR]
+  world knative-controller --kubeconfig FILE`)
+	os.Exit(2)
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	logger := log.New(os.Stderr, "world: ", log.Ltime|log.Lmicroseconds)
+	switch os.Args[1] {
+	case "up", "sandbox":
+		os.Exit(runWorld(os.Args[1], os.Args[2:], logger))
+	case "knative-controller":
+		fs := flag.NewFlagSet("knative-controller", flag.ExitOnError)
+		kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the controller")
+		_ = fs.Parse(os.Args[2:])
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		if err := knative.Run(ctx, *kubeconfig); err != nil {
+			logger.Fatal(err)
+		}
+	default:
+		usage()
+	}
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The project's test command (README; .ci/run calls it).
+#  1. builds the Go binaries of the test cluster (tests/build-go.sh), then the Rust crate: Go
+#     before cargo, not alongside (two cores);
+#  2. starts ONE test cluster (`world up`) for the whole run, holding the write end of a pipe the
+#     launcher watches: if this script dies, even by SIGKILL, the pipe closes and the launcher stops
+#     every process it started;
+#  3. runs the Go tests of tests/world, then every cargo test, against that cluster
+#     (ISVC_CANARY_TEST_ENV names its env.json);
+#  4. stops the cluster and fails if anything failed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+
+bin=$("$here/build-go.sh" | tail -n 1)
+echo "run.sh: Go binaries in $bin" >&2
+(cd "$root" && cargo test --all-targets --no-run)
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/isvc-canary-test.XXXXXX")
+state="$work/world"
+parent=""
+world_pid=""
+
+stop_world() {
+  if [ -n "$parent" ]; then
+    exec {parent}>&-   # EOF on the launcher's --parent-fd: it stops everything and exits
+    parent=""
+  fi
+  if [ -n "$world_pid" ]; then
+    for _ in $(seq 1 300); do kill -0 "$world_pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$world_pid" 2>/dev/null; then
+      echo "run.sh: the launcher did not stop within 30s; SIGTERM" >&2
+      kill -TERM "$world_pid" 2>/dev/null || true
+    fi
+    wait "$world_pid" 2>/dev/null || true
+    world_pid=""
+  fi
+}
+show_logs() {
+  echo "run.sh: launcher output ($work/world.err):" >&2
+  tail -n 40 "$work/world.err" >&2 || true
+  for f in "$state"/logs/*.log; do
+    [ -f "$f" ] || continue
+    echo "---- $f (last 20 lines)" >&2
+    tail -n 20 "$f" >&2
+  done
+}
+trap stop_world EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# The launcher opens the read end of a FIFO as its fd 3 (opening blocks until this script opens
+# the write end just below); only this script holds the write end.
+mkfifo "$work/parent.fifo"
+"$bin/world" up --state "$state" --parent-fd 3 3<"$work/parent.fifo" >"$work/ready.out" 2>"$work/world.err" &
+world_pid=$!
+exec {parent}>"$work/parent.fifo"
+
+echo "run.sh: starting the test cluster (state $state)" >&2
+ready=""
+for _ in $(seq 1 1800); do
+  if grep -q '^READY ' "$work/ready.out" 2>/dev/null; then ready=1; break; fi
+  kill -0 "$world_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$ready" ]; then
+  echo "run.sh: the test cluster did not become ready within 180 s" >&2
+  show_logs
+  exit 1
+fi
+grep '^READY ' "$work/ready.out" >&2
+
+export ISVC_CANARY_TEST_ENV="$state/env.json"
+export ISVC_CANARY_BIN_DIR="$bin"
+failed=()
+# The test processes must not inherit the pipe's write end, or a test process left behind would
+# keep the cluster alive: {parent}>&- closes it for them.
+(cd "$here/world" && go test -count=1 -timeout 40m ./... {parent}>&-) || failed+=("go test")
+(cd "$root" && cargo test --all-targets {parent}>&-) || failed+=("cargo test")
+
+stop_world
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "run.sh: FAILED: ${failed[*]} (cluster state and logs kept in $work)" >&2
+  exit 1
+fi
+rm -rf "$work"
+echo "run.sh: all tests passed" >&2

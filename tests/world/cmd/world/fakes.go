@@ -1,0 +1,36 @@
+package main
+
+// The fakes and the admission policy live in packages another person writes; every call to them
+// is in this file, so that the launcher builds whatever state those packages are in.
+
+import (
+	"context"
+	"net"
+
+	"k8s.io/client-go/rest"
+
+	"isvc-canary.test/world/internal/autoscaler"
+	"isvc-canary.test/world/internal/kubelet"
+)
+
+// fake is one fake running in the launcher's process.
+type fake struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// fakes lists the fakes to run against the cluster; ln is the fake ingress's loopback listener.
+func fakes(cfg *rest.Config, ln net.Listener) []fake {
+	return []fake{
+		{"kubelet", func(ctx context.Context) error { return kubelet.Run(ctx, cfg) }},
+		{"autoscaler", func(ctx context.Context) error { return autoscaler.Run(ctx, cfg) }},
+		// TODO: ingress.Run(ctx, cfg, ln) once internal/ingress exists.
+	}
+}
+
+// installPolicy installs the ValidatingAdmissionPolicy that stands in for Knative's webhook on
+// Knative Services' traffic.
+func installPolicy(ctx context.Context, cfg *rest.Config) error {
+	// TODO: policy.Install(ctx, cfg) once internal/policy exists.
+	return nil
+}

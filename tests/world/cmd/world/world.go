@@ -1,0 +1,382 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"isvc-canary.test/world/internal/controlplane"
+	"isvc-canary.test/world/internal/install"
+)
+
+// Env, Kubeconfigs and Users are the ready line's JSON.
+type (
+	Env         = controlplane.Env
+	Kubeconfigs = controlplane.Kubeconfigs
+	Users       = controlplane.Users
+)
+
+// world is a running cluster.
+type world struct {
+	env      Env
+	sup      *controlplane.Supervisor
+	fakeErrs chan error
+	fakesWG  chan struct{} // closed when every fake has returned
+	stopFake context.CancelFunc
+	log      *log.Logger
+}
+
+func runWorld(mode string, args []string, logger *log.Logger) int {
+	fs := flag.NewFlagSet(mode, flag.ExitOnError)
+	state := fs.String("state", "", "state directory (emptied of a previous run's files at start)")
+	parentFD := fs.Int("parent-fd", -1, "stop when reading this file descriptor gives EOF or an error (a pipe the parent holds)")
+	binDir := fs.String("bin-dir", "", "folder of etcd, kube-apiserver, kube-controller-manager, kserve-manager (default: this binary's folder)")
+	pluginDir := fs.String("plugin-dir", "", "sandbox only: folder of kubectl-isvc_canary, printed as the first element of PATH")
+	_ = fs.Parse(args)
+	if *state == "" {
+		logger.Print("--state is required")
+		return 2
+	}
+	if *binDir == "" {
+		*binDir = defaultBinDir()
+	}
+
+	// ctx ends on SIGINT/SIGTERM or when the parent's pipe closes, at start-up as well as later.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		cancel(fmt.Errorf("signal %v", s))
+	}()
+	if *parentFD >= 0 {
+		f := os.NewFile(uintptr(*parentFD), "parent-pipe")
+		if f == nil {
+			logger.Printf("--parent-fd %d is not an open file descriptor", *parentFD)
+			return 2
+		}
+		go func() {
+			_, err := io.Copy(io.Discard, f) // returns at EOF (nil) or on an error
+			cancel(fmt.Errorf("parent pipe closed (%v)", err))
+		}()
+	}
+
+	start := time.Now()
+	w, err := startWorld(ctx, *state, *binDir, logger)
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			err = fmt.Errorf("%w (%v)", err, cause)
+		}
+		logger.Printf("start failed: %v", err)
+		if w != nil {
+			w.stop()
+		}
+		return 1
+	}
+	logger.Printf("ready in %.1fs", time.Since(start).Seconds())
+
+	if mode == "sandbox" {
+		if err := sandbox(ctx, w, *pluginDir); err != nil {
+			logger.Printf("sandbox: %v", err)
+			w.stop()
+			return 1
+		}
+	} else {
+		line, _ := json.Marshal(w.env)
+		fmt.Printf("READY %s\n", line)
+	}
+
+	code := 0
+	select {
+	case <-ctx.Done():
+		logger.Printf("stopping: %v", context.Cause(ctx))
+	case p := <-w.sup.Died:
+		logger.Printf("stopping: %s died", p.Name)
+		code = 1
+	case err := <-w.fakeErrs:
+		logger.Printf("stopping: %v", err)
+		code = 1
+	}
+	w.stop()
+	return code
+}
+
+// defaultBinDir is the folder this binary was started from (not the target of a symbolic link:
+// tests/build-go.sh links every binary into one folder).
+func defaultBinDir() string {
+	if filepath.Base(os.Args[0]) != os.Args[0] {
+		return filepath.Dir(os.Args[0])
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "."
+	}
+	return filepath.Dir(exe)
+}
+
+// prepareState makes the state folder absolute and removes what a previous run left in it: every
+// start is a fresh cluster.
+func prepareState(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return "", err
+	}
+	for _, name := range []string{"etcd", "logs", "pki", "kubeconfigs", "kserve-tmp", "audit.log", "env.json", "pids", "kubeconfig"} {
+		if err := os.RemoveAll(filepath.Join(abs, name)); err != nil {
+			return "", err
+		}
+	}
+	return abs, nil
+}
+
+func startWorld(ctx context.Context, state, binDir string, logger *log.Logger) (*world, error) {
+	state, err := prepareState(state)
+	if err != nil {
+		return nil, err
+	}
+	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kserve-manager"} {
+		if _, err := os.Stat(filepath.Join(binDir, bin)); err != nil {
+			return nil, fmt.Errorf("%s not found in %s (build with tests/build-go.sh, or pass --bin-dir): %w", bin, binDir, err)
+		}
+	}
+	mods, err := install.FindModules()
+	if err != nil {
+		return nil, err
+	}
+	logger.Printf("manifests from %s, %s, %s, %s", mods.KServe, mods.Serving, mods.Networking, mods.Caching)
+
+	sup, err := controlplane.NewSupervisor(state, logger)
+	if err != nil {
+		return nil, err
+	}
+	w := &world{sup: sup, log: logger, fakeErrs: make(chan error, 8), stopFake: func() {}}
+
+	// 1. etcd, kube-apiserver, kube-controller-manager.
+	cp, err := controlplane.Start(ctx, sup, binDir, state)
+	if err != nil {
+		return w, err
+	}
+	admin, err := controlplane.RESTConfig(cp.Kubeconfig.Admin)
+	if err != nil {
+		return w, err
+	}
+	in, err := install.New(admin, mods, logger)
+	if err != nil {
+		return w, err
+	}
+
+	// 2. CRDs (waiting until Established), then namespaces, ConfigMaps, runtime, activator.
+	crds, err := in.CRDs(ctx)
+	if err != nil {
+		return w, err
+	}
+	if err := in.Config(ctx); err != nil {
+		return w, err
+	}
+	logger.Printf("installed CRDs and configuration")
+
+	// 3. KServe's manager, its /readyz, then its webhooks.
+	if err := startKServe(ctx, w, cp, binDir, state, in); err != nil {
+		return w, err
+	}
+
+	// 4. The admission policy standing in for Knative's webhook, then Knative's controller.
+	if err := installPolicy(ctx, admin); err != nil {
+		return w, fmt.Errorf("admission policy: %w", err)
+	}
+	if err := startKnative(ctx, w, cp); err != nil {
+		return w, err
+	}
+
+	// 5. The fakes, in this process.
+	fakeCfgFile, err := cp.ComponentKubeconfig("fakes", "world-fakes")
+	if err != nil {
+		return w, err
+	}
+	fakeCfg, err := controlplane.RESTConfig(fakeCfgFile)
+	if err != nil {
+		return w, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return w, err
+	}
+	w.runFakes(fakes(fakeCfg, ln))
+
+	// 6. Every CRD still Established (a no-op check unless something removed one), then ready.
+	if err := in.WaitEstablished(ctx, crds, 30*time.Second); err != nil {
+		return w, err
+	}
+	w.env = Env{
+		StateDir:    state,
+		Server:      cp.Server,
+		Kubeconfigs: Kubeconfigs{Admin: cp.Kubeconfig.Admin, Limited: cp.Kubeconfig.Limited, Token: cp.Kubeconfig.Token},
+		Users:       Users{Limited: controlplane.LimitedUser, Token: controlplane.TokenUser},
+		Ingress:     ln.Addr().String(),
+		AuditLog:    filepath.Join(state, "audit.log"),
+		PID:         os.Getpid(),
+	}
+	kc, err := os.ReadFile(cp.Kubeconfig.Admin)
+	if err != nil {
+		return w, err
+	}
+	if err := os.WriteFile(filepath.Join(state, "kubeconfig"), kc, 0o600); err != nil {
+		return w, err
+	}
+	js, _ := json.MarshalIndent(w.env, "", "  ")
+	if err := os.WriteFile(filepath.Join(state, "env.json"), append(js, '\n'), 0o644); err != nil {
+		return w, err
+	}
+	return w, nil
+}
+
+// startKServe starts KServe's manager with loopback metrics and probe addresses and its webhook
+// serving certificate in its TMPDIR, waits for /readyz, and registers its webhooks by URL.
+// Its webhook server binds all interfaces (KServe's main leaves the host empty and takes only a
+// port): unavoidable without patching KServe; the port is still a free one chosen here.
+func startKServe(ctx context.Context, w *world, cp *controlplane.ControlPlane, binDir, state string, in *install.Installer) error {
+	ports, err := controlplane.FreePorts(3)
+	if err != nil {
+		return err
+	}
+	metrics, probe, webhook := ports[0], ports[1], ports[2]
+	tmp := filepath.Join(state, "kserve-tmp")
+	certDir := filepath.Join(tmp, "k8s-webhook-server", "serving-certs")
+	if err := os.MkdirAll(certDir, 0o700); err != nil {
+		return err
+	}
+	kp, err := cp.CA.Serving("kserve-webhook")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(certDir, "tls.crt"), kp.CertPEM, 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(certDir, "tls.key"), kp.KeyPEM, 0o600); err != nil {
+		return err
+	}
+	kubeconfig, err := cp.ComponentKubeconfig("kserve-manager", "kserve-manager")
+	if err != nil {
+		return err
+	}
+	p, err := w.sup.Start("kserve-manager", filepath.Join(binDir, "kserve-manager"), []string{
+		"-metrics-addr=127.0.0.1:" + strconv.Itoa(metrics),
+		"-health-probe-addr=127.0.0.1:" + strconv.Itoa(probe),
+		"-webhook-port=" + strconv.Itoa(webhook),
+	}, []string{"KUBECONFIG=" + kubeconfig, "TMPDIR=" + tmp, "POD_NAMESPACE=" + install.KServeNamespace})
+	if err != nil {
+		return err
+	}
+	if err := waitChild(ctx, p, fmt.Sprintf("http://127.0.0.1:%d/readyz", probe), 60*time.Second); err != nil {
+		return fmt.Errorf("kserve-manager: %w", err)
+	}
+	w.log.Printf("kserve-manager ready (webhook port %d)", webhook)
+	return in.Webhooks(ctx, webhook, cp.CA.CertPEM)
+}
+
+// startKnative starts our Knative controller main, a re-execution of this binary.
+func startKnative(ctx context.Context, w *world, cp *controlplane.ControlPlane) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	kubeconfig, err := cp.ComponentKubeconfig("knative-controller", "knative-controller")
+	if err != nil {
+		return err
+	}
+	p, err := w.sup.Start("knative-controller", self, []string{"knative-controller", "--kubeconfig=" + kubeconfig},
+		[]string{"SYSTEM_NAMESPACE=" + install.KnativeNamespace, "PROFILING_PORT=0"})
+	if err != nil {
+		return err
+	}
+	// It has no readiness endpoint (we disabled its probes); a missing ConfigMap or CRD makes it
+	// exit at once, so give it a moment to fail loudly here rather than later.
+	select {
+	case <-p.Done():
+		return fmt.Errorf("knative-controller exited at start: %v (see logs/knative-controller.log)", p.Err())
+	case <-time.After(time.Second):
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	return nil
+}
+
+// waitChild polls url until it answers 200, failing early if the process exits.
+func waitChild(ctx context.Context, p *controlplane.Proc, url string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := &http.Client{Timeout: 2 * time.Second}
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.Done():
+			return fmt.Errorf("exited while starting: %v", p.Err())
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready: %w", url, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// runFakes runs each fake in a goroutine; one returning before the world stops is an error.
+func (w *world) runFakes(list []fake) {
+	ctx, cancel := context.WithCancel(context.Background())
+	w.stopFake = cancel
+	done := make(chan string, len(list))
+	for _, f := range list {
+		go func() {
+			err := f.run(ctx)
+			if ctx.Err() == nil {
+				if err == nil {
+					err = errors.New("returned")
+				}
+				w.fakeErrs <- fmt.Errorf("fake %s: %w", f.name, err)
+			}
+			done <- f.name
+		}()
+		w.log.Printf("started fake %s", f.name)
+	}
+	w.fakesWG = make(chan struct{})
+	go func() {
+		for range list {
+			<-done
+		}
+		close(w.fakesWG)
+	}()
+}
+
+// stop ends the fakes, then every child in reverse start order.
+func (w *world) stop() {
+	w.stopFake()
+	if w.fakesWG != nil {
+		select {
+		case <-w.fakesWG:
+		case <-time.After(5 * time.Second):
+			w.log.Printf("fakes did not return within 5s")
+		}
+	}
+	w.sup.StopAll(10 * time.Second)
+	w.log.Printf("stopped")
+}

@@ -1,0 +1,383 @@
+package install
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/yaml"
+)
+
+const (
+	KServeNamespace  = "kserve"
+	KnativeNamespace = "knative-serving"
+	// ProgressDeadline is Knative's config-deployment progress-deadline in tests: how long a new
+	// revision may take to become ready before Knative marks it failed (default 600s in Knative).
+	ProgressDeadline = "20s"
+)
+
+var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// Installer installs manifests with an admin client.
+type Installer struct {
+	Mods Modules
+	Dyn  dynamic.Interface
+	Kube kubernetes.Interface
+	Log  *log.Logger
+}
+
+// New makes an installer for the cluster behind cfg.
+func New(cfg *rest.Config, mods Modules, logger *log.Logger) (*Installer, error) {
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Installer{Mods: mods, Dyn: dyn, Kube: kube, Log: logger}, nil
+}
+
+// readDocs decodes every YAML document of a file; empty documents are dropped.
+func readDocs(path string) ([]*unstructured.Unstructured, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var out []*unstructured.Unstructured
+	for {
+		obj := map[string]any{}
+		if err := dec.Decode(&obj); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if len(obj) == 0 {
+			continue
+		}
+		out = append(out, &unstructured.Unstructured{Object: obj})
+	}
+}
+
+// crdFiles lists the YAML files of a folder, sub-folders included, in a stable order.
+func crdFiles(root string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	sort.Strings(files)
+	return files, err
+}
+
+// CRDs creates every CRD of KServe (config/crd/full, sub-folders included), Knative Serving
+// (config/core/300-resources), Knative networking and Knative caching, then waits until each is
+// Established. Only documents of kind CustomResourceDefinition with spec.versions are CRDs:
+// config/crd/full also holds kustomization files and partial conversion-webhook patches.
+func (in *Installer) CRDs(ctx context.Context) ([]string, error) {
+	var files []string
+	kserve, err := crdFiles(filepath.Join(in.Mods.KServe, "config/crd/full"))
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, kserve...)
+	serving, err := crdFiles(filepath.Join(in.Mods.Serving, "config/core/300-resources"))
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, serving...)
+	for _, f := range []string{"certificate.yaml", "domain-claim.yaml", "ingress.yaml", "serverlessservice.yaml"} {
+		files = append(files, filepath.Join(in.Mods.Networking, "config", f))
+	}
+	files = append(files, filepath.Join(in.Mods.Caching, "config/image.yaml"))
+
+	var names []string
+	for _, f := range files {
+		docs, err := readDocs(f)
+		if err != nil {
+			return nil, err
+		}
+		for _, doc := range docs {
+			if doc.GetKind() != "CustomResourceDefinition" {
+				continue
+			}
+			if _, found, _ := unstructured.NestedSlice(doc.Object, "spec", "versions"); !found {
+				continue
+			}
+			// The stored YAML has creationTimestamp: null and sometimes a status; neither belongs in a create.
+			unstructured.RemoveNestedField(doc.Object, "status")
+			unstructured.RemoveNestedField(doc.Object, "metadata", "creationTimestamp")
+			if err := in.create(ctx, crdGVR, "", doc); err != nil {
+				return nil, fmt.Errorf("CRD from %s: %w", f, err)
+			}
+			names = append(names, doc.GetName())
+		}
+	}
+	in.Log.Printf("created %d CRDs", len(names))
+	return names, in.WaitEstablished(ctx, names, 60*time.Second)
+}
+
+// WaitEstablished waits until every named CRD has condition Established=True.
+func (in *Installer) WaitEstablished(ctx context.Context, names []string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for _, name := range names {
+		for {
+			crd, err := in.Dyn.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
+			if err == nil && hasCondition(crd, "Established") {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("CRD %s not Established after %s (last error: %v)", name, timeout, err)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+func hasCondition(obj *unstructured.Unstructured, typ string) bool {
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == typ && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
+
+// create creates obj, accepting one that already exists.
+func (in *Installer) create(ctx context.Context, gvr schema.GroupVersionResource, ns string, obj *unstructured.Unstructured) error {
+	var ri dynamic.ResourceInterface = in.Dyn.Resource(gvr)
+	if ns != "" {
+		ri = in.Dyn.Resource(gvr).Namespace(ns)
+	}
+	_, err := ri.Create(ctx, obj, metav1.CreateOptions{FieldManager: "world"})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}
+
+// Config creates the namespaces, KServe's and Knative's ConfigMaps (with the values a cluster
+// without a registry, a DNS or a gateway needs), the sklearn ClusterServingRuntime, and the
+// activator Service that Knative's ServerlessService reconciler reads even in Serve mode.
+func (in *Installer) Config(ctx context.Context) error {
+	for _, ns := range []string{KServeNamespace, KnativeNamespace} {
+		_, err := in.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("namespace %s: %w", ns, err)
+		}
+	}
+
+	// ConfigMaps, as shipped; then the overrides below.
+	cmGVR := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	cmFiles := []string{filepath.Join(in.Mods.KServe, "config/configmap/inferenceservice.yaml")}
+	knativeCMs, err := filepath.Glob(filepath.Join(in.Mods.Serving, "config/core/configmaps/*.yaml"))
+	if err != nil {
+		return err
+	}
+	cmFiles = append(cmFiles, knativeCMs...)
+	cmFiles = append(cmFiles, filepath.Join(in.Mods.Networking, "config/config-network.yaml"))
+	for _, f := range cmFiles {
+		docs, err := readDocs(f)
+		if err != nil {
+			return err
+		}
+		for _, doc := range docs {
+			if doc.GetKind() != "ConfigMap" {
+				continue
+			}
+			unstructured.RemoveNestedField(doc.Object, "metadata", "creationTimestamp")
+			if err := in.create(ctx, cmGVR, doc.GetNamespace(), doc); err != nil {
+				return fmt.Errorf("ConfigMap from %s: %w", f, err)
+			}
+		}
+	}
+	// Values outside the _example blocks (those are documentation, not settings).
+	overrides := map[string]map[string]string{
+		"config-deployment": {
+			// The shipped value is a build placeholder; nothing pulls images here.
+			"queue-sidecar-image": "knative-queue-proxy:test",
+			// Otherwise the controller asks registries for image digests, and there is no network.
+			"registries-skipping-tag-resolving": "kind.local,ko.local,dev.local,docker.io,index.docker.io",
+			"progress-deadline":                 ProgressDeadline,
+		},
+		// URLs end in example.com, as in KServe's documentation, not svc.cluster.local.
+		"config-domain": {"example.com": ""},
+	}
+	for name, data := range overrides {
+		cms := in.Kube.CoreV1().ConfigMaps(KnativeNamespace)
+		cm, err := cms.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("ConfigMap %s: %w", name, err)
+		}
+		if cm.Data == nil {
+			cm.Data = map[string]string{}
+		}
+		for k, v := range data {
+			cm.Data[k] = v
+		}
+		if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{FieldManager: "world"}); err != nil {
+			return fmt.Errorf("ConfigMap %s: %w", name, err)
+		}
+	}
+
+	// The sklearn runtime. Its image tag is a placeholder ("…:replace"): cosmetic here.
+	rtGVR := schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1alpha1", Resource: "clusterservingruntimes"}
+	docs, err := readDocs(filepath.Join(in.Mods.KServe, "config/runtimes/kserve-sklearnserver.yaml"))
+	if err != nil {
+		return err
+	}
+	for _, doc := range docs {
+		if doc.GetKind() == "ClusterServingRuntime" {
+			if err := in.create(ctx, rtGVR, "", doc); err != nil {
+				return fmt.Errorf("ClusterServingRuntime %s: %w", doc.GetName(), err)
+			}
+		}
+	}
+
+	return in.activator(ctx)
+}
+
+// activator creates knative-serving/activator-service and its Endpoints. Knative's
+// ServerlessService reconciler reads them even in Serve mode. The address is from 192.0.2.0/24,
+// a documentation range: Endpoints refuse loopback, and nothing ever connects to it.
+func (in *Installer) activator(ctx context.Context) error {
+	labels := map[string]string{"app": "activator"}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "activator-service", Namespace: KnativeNamespace, Labels: labels},
+		Spec: corev1.ServiceSpec{
+			Selector: labels,
+			Ports: []corev1.ServicePort{
+				{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8012)},
+				{Name: "http2", Port: 81, TargetPort: intstr.FromInt32(8013)},
+			},
+		},
+	}
+	if _, err := in.Kube.CoreV1().Services(KnativeNamespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("activator-service: %w", err)
+	}
+	ep := &corev1.Endpoints{ //nolint:staticcheck // Knative reads Endpoints, not EndpointSlices
+		ObjectMeta: metav1.ObjectMeta{Name: "activator-service", Namespace: KnativeNamespace, Labels: labels},
+		Subsets: []corev1.EndpointSubset{{
+			Addresses: []corev1.EndpointAddress{{IP: "192.0.2.254"}},
+			Ports: []corev1.EndpointPort{
+				{Name: "http", Port: 8012},
+				{Name: "http2", Port: 8013},
+			},
+		}},
+	}
+	if _, err := in.Kube.CoreV1().Endpoints(KnativeNamespace).Create(ctx, ep, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("activator-service endpoints: %w", err)
+	}
+	return nil
+}
+
+// Webhooks registers KServe's InferenceService defaulter and validator and its pod mutator, as
+// config/webhook/manifests.yaml declares them, with clientConfig.url on loopback in place of the
+// in-cluster Service. The other webhooks of that file are not registered (not needed here).
+func (in *Installer) Webhooks(ctx context.Context, port int, caPEM []byte) error {
+	wanted := map[string]bool{
+		"inferenceservice.kserve-webhook-server.defaulter":   true,
+		"inferenceservice.kserve-webhook-server.pod-mutator": true,
+		"inferenceservice.kserve-webhook-server.validator":   true,
+	}
+	docs, err := readDocs(filepath.Join(in.Mods.KServe, "config/webhook/manifests.yaml"))
+	if err != nil {
+		return err
+	}
+	point := func(cc *admissionv1.WebhookClientConfig) {
+		path := "/"
+		if cc.Service != nil && cc.Service.Path != nil {
+			path = *cc.Service.Path
+		}
+		url := fmt.Sprintf("https://127.0.0.1:%d%s", port, path)
+		*cc = admissionv1.WebhookClientConfig{URL: &url, CABundle: caPEM}
+	}
+	registered := 0
+	for _, doc := range docs {
+		raw, err := yaml.Marshal(doc.Object)
+		if err != nil {
+			return err
+		}
+		switch doc.GetKind() {
+		case "MutatingWebhookConfiguration":
+			var c admissionv1.MutatingWebhookConfiguration
+			if err := yaml.Unmarshal(raw, &c); err != nil {
+				return err
+			}
+			var keep []admissionv1.MutatingWebhook
+			for _, w := range c.Webhooks {
+				if wanted[w.Name] {
+					point(&w.ClientConfig)
+					keep = append(keep, w)
+				}
+			}
+			if len(keep) == 0 {
+				continue
+			}
+			c.Webhooks, c.ObjectMeta = keep, metav1.ObjectMeta{Name: c.Name}
+			if _, err := in.Kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, &c, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("webhook %s: %w", c.Name, err)
+			}
+			registered += len(keep)
+		case "ValidatingWebhookConfiguration":
+			var c admissionv1.ValidatingWebhookConfiguration
+			if err := yaml.Unmarshal(raw, &c); err != nil {
+				return err
+			}
+			var keep []admissionv1.ValidatingWebhook
+			for _, w := range c.Webhooks {
+				if wanted[w.Name] {
+					point(&w.ClientConfig)
+					keep = append(keep, w)
+				}
+			}
+			if len(keep) == 0 {
+				continue
+			}
+			c.Webhooks, c.ObjectMeta = keep, metav1.ObjectMeta{Name: c.Name}
+			if _, err := in.Kube.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, &c, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("webhook %s: %w", c.Name, err)
+			}
+			registered += len(keep)
+		}
+	}
+	if registered != len(wanted) {
+		return fmt.Errorf("registered %d of KServe's %d webhooks: manifests.yaml changed?", registered, len(wanted))
+	}
+	return nil
+}
