@@ -1,1 +1,27 @@
+//! kubectl-isvc-canary: canary rollouts of KServe InferenceServices.
+//!
+//! `cli` holds the clap definition; `cmd` one module per subcommand; `isvc`, `patch`, `rules`,
+//! `traffic` and `output` are pure (read, build, decide, render); `client` makes the API calls.
 
+pub mod cli;
+pub mod client;
+pub mod cmd;
+pub mod complete;
+pub mod duration;
+pub mod error;
+pub mod isvc;
+pub mod output;
+pub mod patch;
+pub mod resolve;
+pub mod rules;
+pub mod terminal;
+pub mod traffic;
+pub mod view;
+pub mod wait;
+
+use error::Exit;
+
+/// Runs one command line; the exit code on success, or an error that carries one.
+pub async fn run(cli: cli::Cli) -> anyhow::Result<Exit> {
+    cmd::dispatch(cli).await
+}

@@ -1,1 +1,18 @@
-fn main(){}
+//! `kubectl-isvc_canary`: parse, run, print the error once, exit with its code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = isvc_canary::cli::Cli::parse();
+    match isvc_canary::run(cli).await {
+        Ok(exit) => ExitCode::from(exit.code()),
+        Err(err) if isvc_canary::error::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", isvc_canary::output::sanitize(&format!("{err:#}")));
+            ExitCode::from(isvc_canary::error::exit_of(&err).code())
+        }
+    }
+}

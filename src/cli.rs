@@ -1,0 +1,307 @@
+//! The command line, as clap sees it. Raw input only: validation happens in `args.rs`-style
+//! functions next to each command, before any API call.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0    done, or nothing to do (already in the asked state)
+  1    unexpected failure; API server unreachable; request timeout during a write
+  2    usage error or invalid input (flags, PERCENT, kubeconfig, context)
+  3    a wait timed out
+  4    the rollout failed (a revision cannot become ready, or ReconcileFailed)
+  5    unauthorized, or forbidden by RBAC
+  6    not found (InferenceService, namespace, or KServe not installed)
+  7    refused (guard rail, admission webhook, validation, persisting conflict)
+  130  interrupted, or a prompt declined
+
+Environment:
+  KUBECONFIG   kubeconfig path(s), merged as kubectl merges them
+  NO_COLOR     disables colour (so does TERM=dumb)";
+
+/// Canary rollouts of KServe InferenceServices.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-isvc_canary",
+    bin_name = "kubectl-isvc_canary",
+    version,
+    about = "Canary rollouts of KServe InferenceServices",
+    long_about = "Canary rollouts of KServe InferenceServices (Knative mode): send a percentage of \
+traffic to the latest revision, promote it, roll back, route by tag, and see the split with the \
+pods of each revision. Run as `kubectl isvc-canary ...` or directly.",
+    after_help = EXIT_CODES_HELP,
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// kubectl's own flags: kubectl passes none of them to a plugin, so the plugin takes them.
+#[derive(Debug, Clone, Args, Default)]
+pub struct GlobalArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Namespace (default: the context's namespace, else "default")
+    #[arg(short = 'n', long, global = true, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Time to wait for one API request, kubectl's syntax (0, 30s, 1m); 0 means no limit
+    #[arg(long, global = true, value_name = "DURATION", default_value = "0")]
+    pub request_timeout: String,
+    /// Output format: json, yaml, name (mutations), wide (status)
+    #[arg(short = 'o', long, global = true, value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+    /// Print tables without their header line
+    #[arg(long, global = true)]
+    pub no_headers: bool,
+    /// Log level, as kubectl: 6 and above log every API request on stderr
+    #[arg(short = 'v', long = "v", global = true, value_name = "LEVEL", default_value_t = 0)]
+    pub verbosity: u8,
+    /// Answer yes to every prompt
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+    /// Disable colour (also NO_COLOR, TERM=dumb)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Json,
+    Yaml,
+    Name,
+    Wide,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Send PERCENT of traffic to the latest revision, optionally with a new model
+    #[command(
+        visible_alias = "canary",
+        override_usage = "kubectl isvc-canary set [NAME] PERCENT [--model-uri URI] [flags]",
+        after_help = "Examples:
+  kubectl isvc-canary set 10 --model-uri gs://bucket/model-2 -n kserve-test
+  kubectl isvc-canary set sklearn-iris 50
+  kubectl isvc-canary set 10 --model-uri s3://m/v3 --wait --timeout 10m --yes"
+    )]
+    Set(SetArgs),
+    /// Send 100% to the latest revision (removes canaryTrafficPercent)
+    #[command(after_help = "Examples:
+  kubectl isvc-canary promote -n kserve-test
+  kubectl isvc-canary promote sklearn-iris --expect-revision 2 --wait")]
+    Promote(PromoteArgs),
+    /// Pin traffic to the previous model (canaryTrafficPercent: 0)
+    #[command(after_help = "Examples:
+  kubectl isvc-canary rollback -n kserve-test
+  kubectl isvc-canary rollback sklearn-iris --dry-run=server")]
+    Rollback(RollbackArgs),
+    /// Turn tag routing on or off and print the latest-/prev- URLs
+    #[command(
+        override_usage = "kubectl isvc-canary tag-routing [NAME] on|off [flags]",
+        after_help = "Examples:
+  kubectl isvc-canary tag-routing on -n kserve-test
+  kubectl isvc-canary tag-routing sklearn-iris on --input ./iris-input.json"
+    )]
+    TagRouting(TagRoutingArgs),
+    /// Show the InferenceService table, the traffic split and the pods of each revision
+    #[command(after_help = "Examples:
+  kubectl isvc-canary status -n kserve-test
+  kubectl isvc-canary status sklearn-iris -o json
+  kubectl isvc-canary status -A")]
+    Status(StatusArgs),
+    /// Wait until a state holds: ready, promoted, rolled-back or traffic=N
+    #[command(after_help = "Examples:
+  kubectl isvc-canary wait sklearn-iris --for=ready --timeout 5m
+  kubectl isvc-canary wait --for=traffic=10")]
+    Wait(WaitArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell)
+    Completion(CompletionArgs),
+    /// Print the version
+    Version,
+    /// Cobra-style completion protocol, used by kubectl_complete-isvc_canary
+    #[command(name = "__complete", hide = true)]
+    Complete(CompleteArgs),
+}
+
+/// Flags shared by every command that writes.
+#[derive(Debug, Clone, Args, Default)]
+pub struct WriteArgs {
+    /// Show the before/after traffic and the patch without changing anything: client or server
+    #[arg(long, value_name = "MODE", num_args = 0..=1, default_missing_value = "client", require_equals = true)]
+    pub dry_run: Option<DryRun>,
+    /// Print the patch on stdout instead of applying it
+    #[arg(long)]
+    pub print_patch: bool,
+    /// Wait until traffic is where it was asked to be
+    #[arg(long)]
+    pub wait: bool,
+    /// Give up waiting after this long (with --wait; default 15m)
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// How long a failure signal must hold before the wait fails (default 10s)
+    #[arg(long, value_name = "DURATION")]
+    pub fail_window: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DryRun {
+    Client,
+    Server,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Component {
+    #[default]
+    Predictor,
+    Transformer,
+    Explainer,
+}
+
+impl Component {
+    pub fn key(self) -> &'static str {
+        match self {
+            Component::Predictor => "predictor",
+            Component::Transformer => "transformer",
+            Component::Explainer => "explainer",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SetArgs {
+    /// [NAME] PERCENT: the InferenceService (optional) and the percent for the latest revision
+    #[arg(value_name = "NAME_OR_PERCENT", num_args = 1..=2, required = true, allow_negative_numbers = true)]
+    pub positional: Vec<String>,
+    /// New model URI (scheme://...): cuts a new revision that gets PERCENT
+    #[arg(long, value_name = "URI")]
+    pub model_uri: Option<String>,
+    /// The component to change
+    #[arg(long, value_enum, default_value_t)]
+    pub component: Component,
+    /// Allow a split between the current and the previous rollout (no model change)
+    #[arg(long)]
+    pub split_with_previous: bool,
+    /// Allow replacing a canary of another model that is in progress
+    #[arg(long)]
+    pub replace: bool,
+    /// Write only if the latest revision is this one (a name, or a number: 2 = ...-00002)
+    #[arg(long, value_name = "REV")]
+    pub expect_revision: Option<String>,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PromoteArgs {
+    /// The InferenceService (default: the only one in the namespace)
+    pub name: Option<String>,
+    /// The component to promote
+    #[arg(long, value_enum, default_value_t)]
+    pub component: Component,
+    /// Promote even when the latest created revision is not ready
+    #[arg(long)]
+    pub force: bool,
+    /// Write only if the latest revision is this one (a name, or a number: 2 = ...-00002)
+    #[arg(long, value_name = "REV")]
+    pub expect_revision: Option<String>,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RollbackArgs {
+    /// The InferenceService (default: the only one in the namespace)
+    pub name: Option<String>,
+    /// The component to roll back
+    #[arg(long, value_enum, default_value_t)]
+    pub component: Component,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TagRoutingArgs {
+    /// [NAME] on|off
+    #[arg(value_name = "NAME_OR_STATE", num_args = 1..=2, required = true)]
+    pub positional: Vec<String>,
+    /// Request body file for the printed curl commands (-d @FILE)
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// The InferenceService (default: every one in the namespace)
+    pub name: Option<String>,
+    /// Every namespace
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Label selector, as kubectl (-l app=x)
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// Keep watching and show each change
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WaitArgs {
+    /// The InferenceService (default: the only one in the namespace)
+    pub name: Option<String>,
+    /// The state to wait for: ready, promoted, rolled-back, traffic=N
+    #[arg(long = "for", value_name = "STATE", required = true)]
+    pub for_state: String,
+    /// The component to judge
+    #[arg(long, value_enum, default_value_t)]
+    pub component: Component,
+    /// Give up after this long (default 15m)
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// How long a failure signal must hold before the wait fails (default 10s)
+    #[arg(long, value_name = "DURATION")]
+    pub fail_window: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompleteArgs {
+    /// The words typed so far, the last one being completed (may be empty)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub words: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

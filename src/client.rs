@@ -1,0 +1,314 @@
+//! kubectl's flags → a kube client, the namespace, and the context name; plus the handful of raw
+//! API calls the plugin makes (so that every request, query parameter and Accept header is
+//! explicit, and the request budget of the contract is easy to see).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use http::{Method, Request, header};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use serde_json::Value;
+
+use crate::cli::GlobalArgs;
+use crate::duration::parse_duration;
+use crate::error::{Exit, exit_for_status, fail};
+use crate::isvc::{GROUP, Isvc, PLURAL, VERSION};
+
+pub const USER_AGENT: &str = concat!("kubectl-isvc-canary/", env!("CARGO_PKG_VERSION"));
+const TABLE_ACCEPT: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+
+/// A connected client with what the commands need to know about where it points.
+#[derive(Clone)]
+pub struct Kube {
+    client: Client,
+    pub namespace: String,
+    pub context: String,
+    pub server: String,
+    request_timeout: Option<Duration>,
+    verbosity: u8,
+}
+
+/// How a patch body is to be read by the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchKind {
+    Merge,
+    Json,
+}
+
+impl Kube {
+    /// Builds the client from kubectl's flags, as kubectl would: `--kubeconfig`, else every path
+    /// in `KUBECONFIG` merged, else `~/.kube/config`, else the in-cluster service account.
+    pub async fn connect(global: &GlobalArgs) -> Result<Kube> {
+        let request_timeout = match parse_duration(&global.request_timeout) {
+            Ok(d) if d.is_zero() => None,
+            Ok(d) => Some(d),
+            Err(e) => return Err(fail(Exit::Usage, format!("invalid --request-timeout: {e}"))),
+        };
+        let (mut config, context) = load_config(global).await?;
+        config.read_timeout = request_timeout;
+        config.headers.push((
+            header::USER_AGENT,
+            header::HeaderValue::from_static(USER_AGENT),
+        ));
+        let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
+        let namespace = global.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
+        let client = Client::try_from(config)
+            .map_err(|e| fail(Exit::Usage, format!("cannot use the kubeconfig: {e}")))?;
+        Ok(Kube { client, namespace, context, server, request_timeout, verbosity: global.verbosity })
+    }
+
+    fn isvc_path(ns: Option<&str>, name: Option<&str>) -> String {
+        let mut path = format!("/apis/{GROUP}/{VERSION}");
+        if let Some(ns) = ns {
+            path.push_str(&format!("/namespaces/{ns}"));
+        }
+        path.push_str(&format!("/{PLURAL}"));
+        if let Some(name) = name {
+            path.push_str(&format!("/{name}"));
+        }
+        path
+    }
+
+    /// One request; errors mapped to the contract's exit codes.
+    pub async fn call(&self, method: Method, uri: &str, body: Option<(&str, Vec<u8>)>, accept: Option<&str>) -> Result<Value> {
+        let mut builder = Request::builder().method(method.clone()).uri(uri);
+        if let Some(accept) = accept {
+            builder = builder.header(header::ACCEPT, accept);
+        }
+        let body_bytes = match body {
+            Some((content_type, bytes)) => {
+                builder = builder.header(header::CONTENT_TYPE, content_type);
+                bytes
+            }
+            None => Vec::new(),
+        };
+        let request = builder.body(body_bytes).context("building a request")?;
+        let started = Instant::now();
+        let response = match self.request_timeout {
+            Some(limit) => match tokio::time::timeout(limit, self.client.request::<Value>(request)).await {
+                Ok(r) => r,
+                Err(_) => {
+                    let what = if method == Method::PATCH {
+                        " (the change may have been applied: check with `kubectl isvc-canary status`)"
+                    } else {
+                        ""
+                    };
+                    return Err(fail(Exit::Failure, format!("{method} {uri}: request timed out after {}{what}", crate::duration::format_duration(limit))));
+                }
+            },
+            None => self.client.request::<Value>(request).await,
+        };
+        if self.verbosity >= 6 {
+            let code = match &response {
+                Ok(_) => "OK".to_string(),
+                Err(kube::Error::Api(s)) => s.code.to_string(),
+                Err(_) => "error".to_string(),
+            };
+            eprintln!("{method} {}{uri} {code} in {} ms", self.server, started.elapsed().as_millis());
+        }
+        response.map_err(|e| self.map_error(e))
+    }
+
+    fn map_error(&self, err: kube::Error) -> anyhow::Error {
+        match err {
+            kube::Error::Api(status) => {
+                let message = if status.message.is_empty() { status.reason.clone() } else { status.message.clone() };
+                fail(exit_for_status(status.code, &message), crate::output::sanitize(&message))
+            }
+            kube::Error::Auth(e) => fail(Exit::Forbidden, format!("cannot authenticate to {}: {e}", self.server)),
+            other => fail(
+                Exit::Failure,
+                format!("cannot reach the API server at {}: {}", self.server, chain_text(&other)),
+            ),
+        }
+    }
+
+    pub async fn get_isvc(&self, ns: &str, name: &str) -> Result<Isvc> {
+        let v = self.call(Method::GET, &Self::isvc_path(Some(ns), Some(name)), None, None).await?;
+        Ok(Isvc::from_value(v))
+    }
+
+    /// Lists InferenceServices in a namespace (or every namespace with `None`).
+    pub async fn list_isvcs(&self, ns: Option<&str>, selector: Option<&str>) -> Result<Vec<Isvc>> {
+        let mut uri = Self::isvc_path(ns, None);
+        if let Some(sel) = selector {
+            uri.push_str(&format!("?labelSelector={}", encode(sel)));
+        }
+        let v = self.call(Method::GET, &uri, None, None).await?;
+        Ok(items(v).into_iter().map(Isvc::from_value).collect())
+    }
+
+    /// The server-rendered table of InferenceServices (the CRD's printer columns), with objects.
+    pub async fn isvc_table(&self, ns: Option<&str>, name: Option<&str>, selector: Option<&str>) -> Result<Value> {
+        let mut uri = format!("{}?includeObject=Object", Self::isvc_path(ns, name));
+        if let Some(sel) = selector {
+            uri.push_str(&format!("&labelSelector={}", encode(sel)));
+        }
+        self.call(Method::GET, &uri, None, Some(TABLE_ACCEPT)).await
+    }
+
+    /// The server-rendered pods table for a label selector, with objects.
+    pub async fn pod_table(&self, ns: &str, selector: &str) -> Result<Value> {
+        let uri = format!("/api/v1/namespaces/{ns}/pods?includeObject=Object&labelSelector={}", encode(selector));
+        self.call(Method::GET, &uri, None, Some(TABLE_ACCEPT)).await
+    }
+
+    pub async fn list_revisions(&self, ns: &str, selector: &str) -> Result<Vec<Value>> {
+        let uri = format!("/apis/serving.knative.dev/v1/namespaces/{ns}/revisions?labelSelector={}", encode(selector));
+        Ok(items(self.call(Method::GET, &uri, None, None).await?))
+    }
+
+    pub async fn get_revision(&self, ns: &str, name: &str) -> Result<Value> {
+        let uri = format!("/apis/serving.knative.dev/v1/namespaces/{ns}/revisions/{name}");
+        self.call(Method::GET, &uri, None, None).await
+    }
+
+    pub async fn get_namespace(&self, name: &str) -> Result<Value> {
+        self.call(Method::GET, &format!("/api/v1/namespaces/{name}"), None, None).await
+    }
+
+    /// PATCH an InferenceService. `dry_run` sends `dryRun=All`: admission answers, nothing is stored.
+    pub async fn patch_isvc(&self, ns: &str, name: &str, kind: PatchKind, body: &Value, dry_run: bool) -> Result<Isvc> {
+        let mut uri = format!("{}?fieldManager={}", Self::isvc_path(Some(ns), Some(name)), crate::patch::FIELD_MANAGER);
+        if dry_run {
+            uri.push_str("&dryRun=All");
+        }
+        let content_type = match kind {
+            PatchKind::Merge => "application/merge-patch+json",
+            PatchKind::Json => "application/json-patch+json",
+        };
+        let bytes = serde_json::to_vec(body)?;
+        let v = self.call(Method::PATCH, &uri, Some((content_type, bytes)), None).await?;
+        Ok(Isvc::from_value(v))
+    }
+
+    /// Opens a watch on one InferenceService from a resourceVersion; returns the raw stream of
+    /// events (one JSON object per line).
+    pub async fn watch_isvc(&self, ns: &str, name: &str, resource_version: &str) -> Result<impl futures::AsyncBufRead + use<>> {
+        let uri = format!(
+            "{}?watch=true&allowWatchBookmarks=true&fieldSelector=metadata.name%3D{}&resourceVersion={}&timeoutSeconds=290",
+            Self::isvc_path(Some(ns), None),
+            encode(name),
+            encode(resource_version)
+        );
+        let request = Request::builder().method(Method::GET).uri(&uri).body(Vec::new())?;
+        if self.verbosity >= 6 {
+            eprintln!("GET {}{uri} (watch)", self.server);
+        }
+        self.client.request_stream(request).await.map_err(|e| self.map_error(e))
+    }
+
+    /// Opens a watch on the pods of an InferenceService.
+    pub async fn watch_pods(&self, ns: &str, selector: &str, resource_version: &str) -> Result<impl futures::AsyncBufRead + use<>> {
+        let uri = format!(
+            "/api/v1/namespaces/{ns}/pods?watch=true&allowWatchBookmarks=true&labelSelector={}&resourceVersion={}&timeoutSeconds=290",
+            encode(selector),
+            encode(resource_version)
+        );
+        let request = Request::builder().method(Method::GET).uri(&uri).body(Vec::new())?;
+        self.client.request_stream(request).await.map_err(|e| self.map_error(e))
+    }
+
+    /// Lists pods (objects), for the waits.
+    pub async fn list_pods(&self, ns: &str, selector: &str) -> Result<Value> {
+        let uri = format!("/api/v1/namespaces/{ns}/pods?labelSelector={}", encode(selector));
+        self.call(Method::GET, &uri, None, None).await
+    }
+}
+
+/// Reads the kubeconfig the way kubectl does and returns the config and the context name.
+async fn load_config(global: &GlobalArgs) -> Result<(Config, String)> {
+    let kubeconfig = if let Some(path) = &global.kubeconfig {
+        Some(Kubeconfig::read_from(path).map_err(|e| {
+            fail(Exit::Usage, format!("cannot read kubeconfig {}: {}", path.display(), chain_text(&e)))
+        })?)
+    } else if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) {
+        Some(Kubeconfig::read().map_err(|e| {
+            fail(Exit::Usage, format!("cannot read the kubeconfig in $KUBECONFIG: {}", chain_text(&e)))
+        })?)
+    } else {
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        match home.map(|h| h.join(".kube").join("config")).filter(|p| p.exists()) {
+            Some(path) => Some(Kubeconfig::read_from(&path).map_err(|e| {
+                fail(Exit::Usage, format!("cannot read kubeconfig {}: {}", path.display(), chain_text(&e)))
+            })?),
+            None => None,
+        }
+    };
+    let Some(kubeconfig) = kubeconfig else {
+        if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() {
+            let config = Config::incluster()
+                .map_err(|e| fail(Exit::Usage, format!("cannot use the in-cluster service account: {e}")))?;
+            return Ok((config, "in-cluster".to_string()));
+        }
+        return Err(fail(
+            Exit::Usage,
+            "no kubeconfig found: set KUBECONFIG or pass --kubeconfig PATH",
+        ));
+    };
+    let context = match &global.context {
+        Some(c) => {
+            if !kubeconfig.contexts.iter().any(|n| &n.name == c) {
+                let known: Vec<&str> = kubeconfig.contexts.iter().map(|n| n.name.as_str()).collect();
+                return Err(fail(
+                    Exit::Usage,
+                    format!("context \"{c}\" is not in the kubeconfig (known: {})", known.join(", ")),
+                ));
+            }
+            c.clone()
+        }
+        None => kubeconfig.current_context.clone().filter(|c| !c.is_empty()).ok_or_else(|| {
+            fail(Exit::Usage, "the kubeconfig has no current context: pass --context NAME")
+        })?,
+    };
+    let options = KubeConfigOptions { context: Some(context.clone()), ..Default::default() };
+    let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| fail(Exit::Usage, format!("cannot use context \"{context}\": {}", chain_text(&e))))?;
+    Ok((config, context))
+}
+
+/// An error and its sources on one line (no credentials are ever part of these messages).
+fn chain_text(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
+fn items(list: Value) -> Vec<Value> {
+    match list.get("items") {
+        Some(Value::Array(items)) => items.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// Percent-encodes a query value.
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_selectors() {
+        assert_eq!(encode("serving.kserve.io/inferenceservice=a,b!=c"), "serving.kserve.io%2Finferenceservice%3Da%2Cb%21%3Dc");
+    }
+}

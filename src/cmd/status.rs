@@ -1,0 +1,210 @@
+//! `status [NAME]`: the InferenceService table exactly as `kubectl get isvc` prints it (the API
+//! server renders it), then per component the split, the revisions with their models, the
+//! conditions that are not True, and the pods of each revision as `kubectl get pods` shows them.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use super::Ctx;
+use crate::cli::{OutputFormat, StatusArgs};
+use crate::error::{Exit, exit_of, fail};
+use crate::isvc::Isvc;
+use crate::output::{render_table, to_json, to_yaml};
+use crate::resolve::explain_not_found;
+use crate::view::{self, IsvcView, PodView, Revisions};
+
+pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
+    if args.all_namespaces && args.name.is_some() {
+        return Err(fail(Exit::Usage, "NAME cannot be combined with -A (pass -n NAMESPACE instead)"));
+    }
+    if args.watch {
+        return watch(ctx, args).await;
+    }
+    let snapshot = Snapshot::read(ctx, args).await?;
+    print!("{}", snapshot.render(ctx, args)?);
+    Ok(Exit::Ok)
+}
+
+/// Everything `status` shows, read once.
+struct Snapshot {
+    headers: Vec<String>,
+    rows: Vec<Vec<String>>,
+    views: Vec<IsvcView>,
+    /// For one named InferenceService: the revisions and why pods could not be listed.
+    detail: Option<(Revisions, Option<String>)>,
+}
+
+impl Snapshot {
+    async fn read(ctx: &Ctx, args: &StatusArgs) -> Result<Snapshot> {
+        let kube = &ctx.kube;
+        let ns = (!args.all_namespaces).then_some(kube.namespace.as_str());
+        let wide = ctx.output() == Some(OutputFormat::Wide);
+        let table = match kube.isvc_table(ns, args.name.as_deref(), args.selector.as_deref()).await {
+            Ok(t) => t,
+            Err(e) if exit_of(&e) == Exit::NotFound => return Err(explain_not_found(kube, &e, args.name.as_deref()).await),
+            Err(e) => return Err(e),
+        };
+        let (headers, rows, objects) = view::isvc_rows(&table, args.all_namespaces, wide);
+        let structured = matches!(ctx.output(), Some(OutputFormat::Json | OutputFormat::Yaml));
+        let mut views = Vec::new();
+        let mut detail = None;
+        if args.name.is_some() || structured {
+            for object in objects {
+                let isvc = Isvc::from_value(object);
+                let (revisions, pods, pods_note) = read_children(ctx, &isvc).await?;
+                views.push(view::build(&isvc, &revisions, &pods));
+                if args.name.is_some() {
+                    detail = Some((revisions, pods_note));
+                }
+            }
+        }
+        Ok(Snapshot { headers, rows, views, detail })
+    }
+
+    fn render(&self, ctx: &Ctx, args: &StatusArgs) -> Result<String> {
+        let no_headers = ctx.global.no_headers;
+        match ctx.output() {
+            Some(OutputFormat::Json) => to_json(&self.structured(args)),
+            Some(OutputFormat::Yaml) => to_yaml(&self.structured(args)),
+            _ => {
+                if self.rows.is_empty() {
+                    let scope = if args.all_namespaces { String::new() } else { format!(" in {} namespace", ctx.kube.namespace) };
+                    eprintln!("No resources found{scope}.");
+                    return Ok(String::new());
+                }
+                let headers: Vec<&str> = self.headers.iter().map(String::as_str).collect();
+                let mut out = render_table(&headers, &self.rows, no_headers);
+                if let (Some(view), Some((revisions, pods_note))) = (self.views.first(), &self.detail) {
+                    out.push_str(&view::render_details(view, revisions, pods_note.as_deref(), no_headers, ctx.term.color && std::io::stdout().is_terminal()));
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    fn structured(&self, args: &StatusArgs) -> Value {
+        match (&args.name, self.views.first()) {
+            (Some(_), Some(v)) => serde_json::to_value(v).unwrap_or(Value::Null),
+            _ => json!({"apiVersion": "v1", "kind": "List", "items": self.views}),
+        }
+    }
+}
+
+/// Revisions (for models) and pods of one InferenceService; unreadable parts are said, not fatal.
+async fn read_children(ctx: &Ctx, isvc: &Isvc) -> Result<(Revisions, Vec<PodView>, Option<String>)> {
+    let kube = &ctx.kube;
+    let selector = view::pod_selector(&isvc.name);
+    let revisions = match kube.list_revisions(&isvc.namespace, &selector).await {
+        Ok(items) => Revisions::from_list(&items),
+        Err(e) => Revisions { unreadable: Some(reason(&e, "list revisions.serving.knative.dev")), ..Default::default() },
+    };
+    let (pods, note) = match kube.pod_table(&isvc.namespace, &selector).await {
+        Ok(table) => (view::pods_from_table(&table), None),
+        Err(e) => (Vec::new(), Some(reason(&e, "list pods"))),
+    };
+    Ok((revisions, pods, note))
+}
+
+fn reason(err: &anyhow::Error, permission: &str) -> String {
+    if exit_of(err) == Exit::Forbidden {
+        format!("cannot be listed: missing permission to {permission} (forbidden)")
+    } else {
+        format!("cannot be listed: {err:#}")
+    }
+}
+
+/// `status --watch`: redraw in place on a terminal, else one line (or JSON object) per change.
+async fn watch(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
+    let tty = std::io::stdout().is_terminal();
+    let json = ctx.output() == Some(OutputFormat::Json);
+    let mut last_key: Option<Value> = None;
+    let mut lines_drawn = 0usize;
+    loop {
+        let snapshot = Snapshot::read(ctx, &StatusArgs { watch: false, ..args.clone() }).await;
+        let snapshot = match snapshot {
+            Ok(s) => s,
+            Err(e) if exit_of(&e) == Exit::Failure => {
+                eprintln!("warning: {e:#} (retrying)");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let key = change_key(&snapshot);
+        if last_key.as_ref() != Some(&key) {
+            let mut stdout = std::io::stdout().lock();
+            let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+            if json {
+                for v in &snapshot.views {
+                    let mut obj = serde_json::to_value(v)?;
+                    obj["observedAt"] = Value::from(now.clone());
+                    writeln!(stdout, "{}", serde_json::to_string(&obj)?)?;
+                }
+            } else if tty && ctx.output().is_none() {
+                let text = snapshot.render(ctx, args)?;
+                // Move up over the previous frame and clear it: no scrollback flood.
+                if lines_drawn > 0 {
+                    write!(stdout, "\x1b[{lines_drawn}A\x1b[J")?;
+                }
+                write!(stdout, "{text}")?;
+                lines_drawn = text.lines().count();
+            } else {
+                for v in &snapshot.views {
+                    writeln!(stdout, "{}", watch_line(&now, v))?;
+                }
+                if snapshot.views.is_empty() {
+                    // Without NAME (table only): one line per row change.
+                    for row in &snapshot.rows {
+                        writeln!(stdout, "{now} {}", row.join(" "))?;
+                    }
+                }
+            }
+            stdout.flush()?;
+            last_key = Some(key);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(700)) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(Exit::Ok),
+        }
+    }
+}
+
+/// What counts as a change: the views and rows without AGE.
+fn change_key(s: &Snapshot) -> Value {
+    let age = s.headers.iter().position(|h| h == "AGE");
+    let rows: Vec<Vec<String>> = s
+        .rows
+        .iter()
+        .map(|r| r.iter().enumerate().filter(|(i, _)| Some(*i) != age).map(|(_, c)| c.clone()).collect())
+        .collect();
+    let mut views = serde_json::to_value(&s.views).unwrap_or(Value::Null);
+    if let Some(items) = views.as_array_mut() {
+        for v in items {
+            if let Some(components) = v.get_mut("components").and_then(Value::as_object_mut) {
+                for c in components.values_mut() {
+                    if let Some(pods) = c.get_mut("pods").and_then(Value::as_array_mut) {
+                        for p in pods {
+                            p.as_object_mut().map(|o| o.remove("age"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    json!({"rows": rows, "views": views})
+}
+
+/// `observedAt name ready latest-revision:percent prev-revision:percent`.
+fn watch_line(now: &str, v: &IsvcView) -> String {
+    let p = v.components.get("predictor");
+    let entry = |want_latest: bool| {
+        p.and_then(|c| {
+            c.traffic.iter().find(|t| if want_latest { t.latest } else { t.tag.as_deref() == Some("prev") })
+        })
+        .map_or_else(|| "-".to_string(), |t| format!("{}:{}", t.revision, t.percent))
+    };
+    format!("{now} {} {} {} {}", v.name, if v.ready.is_empty() { "-" } else { &v.ready }, entry(true), entry(false))
+}

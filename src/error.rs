@@ -1,0 +1,137 @@
+//! Exit codes (one meaning each, cli-contract.md) and the error type that carries one.
+
+use std::fmt;
+
+/// The documented exit codes of the plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Done, or nothing to do.
+    Ok = 0,
+    /// Unexpected failure, unreachable server, request timeout during a write.
+    Failure = 1,
+    /// Usage error or invalid input (including kubeconfig problems).
+    Usage = 2,
+    /// A wait timed out.
+    Timeout = 3,
+    /// The rollout failed.
+    RolloutFailed = 4,
+    /// Unauthorized, or forbidden by RBAC.
+    Forbidden = 5,
+    /// Not found: the InferenceService, the namespace, or the InferenceService API.
+    NotFound = 6,
+    /// Refused: by a guard rail, by admission, by validation, or by a persisting conflict.
+    Refused = 7,
+    /// Interrupted, or a prompt declined.
+    Interrupted = 130,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// An error that knows its exit code. Everything else that reaches `main` exits 1.
+#[derive(Debug)]
+pub struct Fail {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl Fail {
+    pub fn new(exit: Exit, message: impl Into<String>) -> Self {
+        Fail { exit, message: message.into() }
+    }
+}
+
+impl fmt::Display for Fail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Fail {}
+
+/// Shorthand: `return Err(fail(Exit::Refused, "..."))`.
+pub fn fail(exit: Exit, message: impl Into<String>) -> anyhow::Error {
+    Fail::new(exit, message).into()
+}
+
+/// The exit code for any error: a `Fail` anywhere in the chain decides, else 1.
+pub fn exit_of(err: &anyhow::Error) -> Exit {
+    err.chain()
+        .find_map(|e| e.downcast_ref::<Fail>().map(|f| f.exit))
+        .unwrap_or(Exit::Failure)
+}
+
+/// True when the error is a broken pipe on stdout (`| head`): not a failure.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Maps an API error status to the exit code of the contract.
+///
+/// 401 and the authorizer's 403 (`User "x" cannot verb resource ...`) are RBAC (5); every other
+/// 403 is admission or policy (7); 404 is not found (6); 400/409/422 are refusals (7).
+pub fn exit_for_status(code: u16, message: &str) -> Exit {
+    match code {
+        401 => Exit::Forbidden,
+        403 if is_rbac_refusal(message) => Exit::Forbidden,
+        403 => Exit::Refused,
+        404 => Exit::NotFound,
+        400 | 409 | 422 => Exit::Refused,
+        _ => Exit::Failure,
+    }
+}
+
+/// Kubernetes' RBAC authorizer words its refusals `User "alice" cannot patch resource ...`.
+pub fn is_rbac_refusal(message: &str) -> bool {
+    message.contains(" cannot ") && message.contains("User \"")
+        || message.starts_with("forbidden: User")
+        || message.contains("is forbidden: User")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_the_documented_numbers() {
+        let all = [
+            (Exit::Ok, 0),
+            (Exit::Failure, 1),
+            (Exit::Usage, 2),
+            (Exit::Timeout, 3),
+            (Exit::RolloutFailed, 4),
+            (Exit::Forbidden, 5),
+            (Exit::NotFound, 6),
+            (Exit::Refused, 7),
+            (Exit::Interrupted, 130),
+        ];
+        for (exit, code) in all {
+            assert_eq!(exit.code(), code, "{exit:?}");
+        }
+    }
+
+    #[test]
+    fn rbac_403_is_5_and_webhook_403_is_7() {
+        let rbac = r#"inferenceservices.serving.kserve.io "x" is forbidden: User "bob" cannot patch resource "inferenceservices" in API group "serving.kserve.io" in the namespace "t""#;
+        assert_eq!(exit_for_status(403, rbac), Exit::Forbidden);
+        let webhook = r#"admission webhook "inferenceservice.kserve-webhook-server.validator" denied the request: bad"#;
+        assert_eq!(exit_for_status(403, webhook), Exit::Refused);
+        assert_eq!(exit_for_status(401, "Unauthorized"), Exit::Forbidden);
+        assert_eq!(exit_for_status(404, "not found"), Exit::NotFound);
+        assert_eq!(exit_for_status(422, "invalid"), Exit::Refused);
+        assert_eq!(exit_for_status(500, "boom"), Exit::Failure);
+    }
+
+    #[test]
+    fn fail_in_chain_decides_the_exit() {
+        let err = anyhow::Error::from(Fail::new(Exit::NotFound, "gone")).context("reading x");
+        assert_eq!(exit_of(&err), Exit::NotFound);
+        assert_eq!(exit_of(&anyhow::anyhow!("plain")), Exit::Failure);
+    }
+}

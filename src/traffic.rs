@@ -1,0 +1,119 @@
+//! Traffic maths: the split KServe will ask Knative for after a change (facts §4.2), for the
+//! before/after preview of dry runs and prompts.
+
+use crate::cli::Component;
+use crate::isvc::Isvc;
+use crate::output::render_table;
+use crate::patch::Change;
+
+/// One line of a traffic table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split {
+    pub revision: String,
+    pub percent: i64,
+    pub tag: String,
+}
+
+pub const NEW_REVISION: &str = "(new revision, to be created)";
+
+/// The traffic as status reports it now.
+pub fn current(isvc: &Isvc, c: Component) -> Vec<Split> {
+    isvc.component_status(c)
+        .traffic
+        .iter()
+        .map(|t| Split {
+            revision: t.revision().to_string(),
+            percent: t.pct(),
+            tag: t.tag.clone().unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The split after a change, by KServe's rule: with ctp set and something rolled out,
+/// `[latest ctp, prev LRO 100-ctp]`, else `[latest 100]`. A template change (model URI, tag
+/// routing) puts a new revision on the latest entry once it is ready.
+pub fn predicted(isvc: &Isvc, c: Component, change: &Change) -> Vec<Split> {
+    let s = isvc.component_status(c);
+    let (ctp, template_change, tag_routing) = match change {
+        Change::Traffic { component, percent, model } if *component == c => (*percent, model.is_some(), isvc.tag_routing()),
+        Change::Traffic { .. } => (isvc.ctp(c), false, isvc.tag_routing()),
+        Change::TagRouting(on) => (isvc.ctp(c), *on != isvc.tag_routing(), *on),
+    };
+    let latest = if template_change { NEW_REVISION.to_string() } else { s.lrr().to_string() };
+    let latest_tag = if tag_routing { "latest" } else { "" }.to_string();
+    match ctp {
+        Some(p) if !s.lro().is_empty() => {
+            let mut out = vec![Split { revision: latest, percent: p, tag: latest_tag }];
+            if p < 100 {
+                out.push(Split { revision: s.lro().to_string(), percent: 100 - p, tag: "prev".into() });
+            }
+            out
+        }
+        _ => vec![Split { revision: latest, percent: 100, tag: latest_tag }],
+    }
+}
+
+/// A small before/after table for stderr.
+pub fn preview(before: &[Split], after: &[Split]) -> String {
+    let fmt = |rows: &[Split]| -> Vec<String> {
+        rows.iter()
+            .map(|s| format!("{}% {}{}", s.percent, s.revision, if s.tag.is_empty() { String::new() } else { format!(" ({})", s.tag) }))
+            .collect()
+    };
+    let (b, a) = (fmt(before), fmt(after));
+    let rows: Vec<Vec<String>> = (0..b.len().max(a.len()))
+        .map(|i| vec![b.get(i).cloned().unwrap_or_default(), a.get(i).cloned().unwrap_or_default()])
+        .collect();
+    render_table(&["BEFORE", "AFTER"], &rows, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::isvc::ModelField;
+    use serde_json::json;
+
+    fn canary() -> Isvc {
+        Isvc::from_value(json!({"metadata": {"name": "m"},
+            "spec": {"predictor": {"canaryTrafficPercent": 10, "model": {"storageUri": "gs://2"}}},
+            "status": {"components": {"predictor": {"latestCreatedRevision": "m-predictor-00002",
+              "latestReadyRevision": "m-predictor-00002", "latestRolledoutRevision": "m-predictor-00001",
+              "traffic": [{"latestRevision": true, "percent": 10, "revisionName": "m-predictor-00002"},
+                          {"latestRevision": false, "percent": 90, "revisionName": "m-predictor-00001", "tag": "prev"}]}}}}))
+    }
+
+    #[test]
+    fn promote_predicts_one_entry_at_100() {
+        let after = predicted(&canary(), Component::Predictor, &Change::Traffic { component: Component::Predictor, percent: None, model: None });
+        assert_eq!(after, vec![Split { revision: "m-predictor-00002".into(), percent: 100, tag: String::new() }]);
+    }
+
+    #[test]
+    fn rollback_predicts_prev_at_100() {
+        let after = predicted(&canary(), Component::Predictor, &Change::Traffic { component: Component::Predictor, percent: Some(0), model: None });
+        assert_eq!(after[0].percent, 0);
+        assert_eq!(after[1], Split { revision: "m-predictor-00001".into(), percent: 100, tag: "prev".into() });
+    }
+
+    #[test]
+    fn new_model_predicts_a_new_revision() {
+        let change = Change::Traffic { component: Component::Predictor, percent: Some(20), model: Some((ModelField::Model, "gs://3".into())) };
+        let after = predicted(&canary(), Component::Predictor, &change);
+        assert_eq!(after[0].revision, NEW_REVISION);
+        assert_eq!(after[1].percent, 80);
+    }
+
+    #[test]
+    fn tag_routing_on_tags_latest_and_cuts_a_revision() {
+        let after = predicted(&canary(), Component::Predictor, &Change::TagRouting(true));
+        assert_eq!(after[0], Split { revision: NEW_REVISION.into(), percent: 10, tag: "latest".into() });
+    }
+
+    #[test]
+    fn preview_shows_both_sides() {
+        let text = preview(&current(&canary(), Component::Predictor), &[Split { revision: "r".into(), percent: 100, tag: String::new() }]);
+        assert!(text.starts_with("BEFORE"));
+        assert!(text.contains("10% m-predictor-00002"));
+        assert!(text.contains("100% r"));
+    }
+}

@@ -1,0 +1,506 @@
+//! Waiting (contract, "Waiting"): pure "done" and "failed" predicates over what status says,
+//! and the watch loop that applies them until done, failed, timed out or interrupted.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use futures::AsyncBufReadExt;
+use serde_json::Value;
+
+use crate::cli::Component;
+use crate::client::Kube;
+use crate::error::{Exit, exit_of, fail};
+use crate::isvc::{Isvc, REVISION_LABEL};
+use crate::terminal::Terminal;
+use crate::view::{configuration_condition, pod_selector, route_condition};
+
+/// What "done" means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Goal {
+    /// `set N`, 0 < N < 100: latest on LCR = LRR with N%, prev on LRO with 100-N%.
+    Split(i64),
+    /// `set 0`, `rollback`, `--for=rolled-back`: latest 0%, prev 100% on the target (LRO of the
+    /// judged status when `None`).
+    Pinned(Option<String>),
+    /// `promote`, `set 100`: one entry, 100% on LCR = LRR = LRO.
+    Promoted,
+    /// `--for=ready`: the "always" rule, LRR ready, at least one revision serving.
+    Ready,
+}
+
+impl Goal {
+    /// The goal that the current ctp asks for (tag routing waits by it).
+    pub fn for_ctp(ctp: Option<i64>) -> Goal {
+        match ctp {
+            None | Some(100) => Goal::Promoted,
+            Some(0) => Goal::Pinned(None),
+            Some(n) => Goal::Split(n),
+        }
+    }
+
+    /// Parses `--for=ready|promoted|rolled-back|traffic=N`.
+    pub fn parse(text: &str) -> Result<Goal, String> {
+        match text {
+            "ready" => Ok(Goal::Ready),
+            "promoted" => Ok(Goal::Promoted),
+            "rolled-back" => Ok(Goal::Pinned(None)),
+            t => match t.strip_prefix("traffic=") {
+                Some(n) => {
+                    let n = crate::rules::parse_percent(n).map_err(|e| e.message)?;
+                    Ok(Goal::for_ctp(Some(n)))
+                }
+                None => Err(format!("--for must be ready, promoted, rolled-back or traffic=N (got '{text}')")),
+            },
+        }
+    }
+
+    /// Does the goal need LCR to carry traffic (so failures of LCR matter)?
+    fn needs_latest(&self) -> bool {
+        matches!(self, Goal::Split(_) | Goal::Promoted | Goal::Ready)
+    }
+}
+
+/// A wait, fully described.
+#[derive(Debug, Clone)]
+pub struct WaitRequest {
+    pub component: Component,
+    pub goal: Goal,
+    /// For a template change: LCR before the write. Done needs a NEW revision that is LRR.
+    pub new_revision_after: Option<String>,
+    pub timeout: Duration,
+    pub fail_window: Duration,
+    /// For a wait tied to our own write: the spec fields as written; another writer changing
+    /// them ends the wait with exit 7.
+    pub guarded_spec: Option<(Option<i64>, Option<String>, Option<String>)>,
+}
+
+/// The verdict on one status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Done,
+    /// Not there yet: what is missing (the current phase, for the spinner and the timeout message).
+    Waiting(String),
+}
+
+/// Revisions that must have a ready pod: those with a non-zero percent.
+pub fn serving_revisions(isvc: &Isvc, c: Component) -> Vec<String> {
+    let mut out: Vec<String> = isvc
+        .component_status(c)
+        .traffic
+        .iter()
+        .filter(|t| t.pct() > 0)
+        .map(|t| t.revision().to_string())
+        .collect();
+    out.dedup();
+    out
+}
+
+/// The done rule on one status (pods judged separately: `ready_pods` lists revisions with a
+/// ready pod, `None` when pods cannot be listed or min-scale is 0).
+pub fn judge(isvc: &Isvc, req: &WaitRequest, ready_pods: Option<&[String]>) -> Verdict {
+    let c = req.component;
+    let s = isvc.component_status(c);
+    if let Some(before) = &req.new_revision_after {
+        if s.lcr() == before || s.lcr().is_empty() {
+            return Verdict::Waiting("waiting for the new revision to be created".into());
+        }
+        if s.lrr() != s.lcr() {
+            return Verdict::Waiting(format!("revision {} is starting", s.lcr()));
+        }
+    }
+    let latest = s.latest_entry();
+    let prev = s.prev_entry();
+    let phase = match &req.goal {
+        Goal::Split(n) => {
+            let ok_latest = latest.is_some_and(|t| t.pct() == *n && t.revision() == s.lcr()) && s.lcr() == s.lrr();
+            let ok_prev = prev.is_some_and(|t| t.pct() == 100 - n && t.revision() == s.lro());
+            (!(ok_latest && ok_prev)).then(|| format!("waiting for {n}% on {} and {}% on {}", dash(s.lcr()), 100 - n, dash(s.lro())))
+        }
+        Goal::Pinned(target) => {
+            let target = target.clone().unwrap_or_else(|| s.lro().to_string());
+            let ok = latest.is_some_and(|t| t.pct() == 0) && prev.is_some_and(|t| t.pct() == 100 && t.revision() == target);
+            (!ok).then(|| format!("waiting for 100% on {}", dash(&target)))
+        }
+        Goal::Promoted => {
+            let ok = s.traffic.len() == 1
+                && latest.is_some_and(|t| t.pct() == 100 && t.revision() == s.lcr())
+                && s.lcr() == s.lrr()
+                && s.lrr() == s.lro();
+            (!ok).then(|| format!("waiting for 100% on {}", dash(s.lcr())))
+        }
+        Goal::Ready => {
+            let ok = !s.lrr().is_empty() && s.traffic.iter().any(|t| t.pct() > 0);
+            (!ok).then(|| "waiting for a ready revision to serve".to_string())
+        }
+    };
+    if let Some(p) = phase {
+        return Verdict::Waiting(p);
+    }
+    for cond in [route_condition(c), "IngressReady"] {
+        if isvc.condition(cond).map(|x| x.status.as_str()) != Some("True") {
+            return Verdict::Waiting(format!("waiting for {cond}"));
+        }
+    }
+    if let Some(ready) = ready_pods {
+        if let Some(missing) = serving_revisions(isvc, c).into_iter().find(|r| !ready.contains(r)) {
+            return Verdict::Waiting(format!("waiting for a ready pod of {missing}"));
+        }
+    }
+    Verdict::Done
+}
+
+/// A failure signal about the revision the wait needs, if any (its text is the reason).
+pub fn failure_signal(isvc: &Isvc, req: &WaitRequest) -> Option<String> {
+    let c = req.component;
+    let s = isvc.component_status(c);
+    let concerned = match &req.new_revision_after {
+        Some(before) => s.lcr() != before && !s.lcr().is_empty(),
+        None => req.goal.needs_latest(),
+    };
+    if let Some(ready) = isvc.condition(&format!("{}Ready", crate::rules::capitalize(c.key()))) {
+        if ready.reason.as_deref() == Some("ReconcileFailed") && ready.status == "False" {
+            return Some(format!("ReconcileFailed: {}", ready.message.clone().unwrap_or_default()));
+        }
+    }
+    if !concerned || s.lcr() == s.lrr() {
+        return None;
+    }
+    if let Some(ms) = &isvc.status.model_status {
+        if let Some(t @ ("BlockedByFailedLoad" | "InvalidSpec")) = ms.transition_status.as_deref() {
+            let info = ms.last_failure_info.clone().unwrap_or_default();
+            return Some(format!(
+                "{} {}: {}",
+                s.lcr(),
+                info.reason.unwrap_or_else(|| t.to_string()),
+                info.message.unwrap_or_default().trim()
+            ));
+        }
+    }
+    isvc.condition(&configuration_condition(c)).filter(|x| x.status == "False").map(|x| {
+        format!("{} {}: {}", s.lcr(), x.reason.clone().unwrap_or_default(), x.message.clone().unwrap_or_default())
+    })
+}
+
+/// An open watch on one InferenceService, opened before the write.
+pub struct Waiter {
+    kube: Kube,
+    ns: String,
+    name: String,
+    resource_version: String,
+    stream: Option<Box<dyn futures::AsyncBufRead + Unpin + Send>>,
+    last: Isvc,
+}
+
+impl Waiter {
+    /// Opens the watch from the read's resourceVersion. A missing `watch` permission fails here,
+    /// before anything is written.
+    pub async fn open(kube: &Kube, isvc: &Isvc) -> Result<Waiter> {
+        let stream = kube.watch_isvc(&isvc.namespace, &isvc.name, &isvc.resource_version).await?;
+        Ok(Waiter {
+            kube: kube.clone(),
+            ns: isvc.namespace.clone(),
+            name: isvc.name.clone(),
+            resource_version: isvc.resource_version.clone(),
+            stream: Some(Box::new(Box::pin(stream))),
+            last: isvc.clone(),
+        })
+    }
+
+    /// Waits until the goal holds (the last object seen), or fails with 3, 4, 7 or 130.
+    pub async fn run(mut self, term: &Terminal, req: &WaitRequest) -> Result<Isvc> {
+        let spinner = term.spinner();
+        let started = Instant::now();
+        let deadline = started + req.timeout;
+        let mut failing_since: Option<(Instant, String)> = None;
+        let mut phase;
+        // Pods are listed only when everything else holds; `None` = cannot list (forbidden).
+        let mut can_list_pods = true;
+        let min_scale = min_scale(&self.last, req.component);
+        loop {
+            let isvc = self.last.clone();
+            if let Some(guard) = &req.guarded_spec {
+                if &crate::cmd::spec_fingerprint(&isvc, req.component) != guard {
+                    spinner.finish_and_clear();
+                    return Err(fail(
+                        Exit::Refused,
+                        format!(
+                            "{} was changed by someone else while waiting ({}): stopped waiting",
+                            self.name,
+                            crate::cmd::last_writer(&isvc)
+                        ),
+                    ));
+                }
+            }
+            let mut verdict = judge(&isvc, req, None);
+            if verdict == Verdict::Done && can_list_pods && min_scale > 0 {
+                match self.ready_pod_revisions().await {
+                    Ok(ready) => verdict = judge(&isvc, req, Some(&ready)),
+                    Err(e) if exit_of(&e) == Exit::Forbidden => can_list_pods = false,
+                    Err(e) => return Err(e),
+                }
+            }
+            match &verdict {
+                Verdict::Done => {
+                    spinner.finish_and_clear();
+                    if isvc.ready() != "True" {
+                        term.warn(&format!("{} is not Ready ({}): see `kubectl isvc-canary status {}`", self.name, dash(isvc.ready()), self.name));
+                    }
+                    return Ok(isvc);
+                }
+                Verdict::Waiting(p) => phase = p.clone(),
+            }
+            // Failure held for the window; cleared only by progress (the needed revision ready).
+            match failure_signal(&isvc, req) {
+                Some(reason) => {
+                    let since = failing_since.get_or_insert_with(|| (Instant::now(), reason.clone()));
+                    if since.0.elapsed() >= req.fail_window {
+                        spinner.finish_and_clear();
+                        return Err(fail(Exit::RolloutFailed, format!("rollout failed: {reason}")));
+                    }
+                }
+                None => {
+                    let s = isvc.component_status(req.component);
+                    if s.lcr() == s.lrr() {
+                        failing_since = None;
+                    }
+                }
+            }
+            spinner.set_message(format!("{}: {phase}", self.name));
+            let now = Instant::now();
+            if now >= deadline {
+                spinner.finish_and_clear();
+                return Err(fail(
+                    Exit::Timeout,
+                    format!("timed out after {} {phase} (last seen: {})", crate::duration::format_duration(req.timeout), summary(&isvc, req.component)),
+                ));
+            }
+            // Re-judge at least every second (fail windows, pods), else on the next event.
+            let tick = (deadline - now).min(Duration::from_secs(1));
+            tokio::select! {
+                next = self.next_object() => { if let Some(obj) = next? { self.last = obj; } }
+                () = tokio::time::sleep(tick) => {}
+                _ = tokio::signal::ctrl_c() => {
+                    spinner.finish_and_clear();
+                    return Err(fail(Exit::Interrupted, format!("interrupted while {phase}")));
+                }
+            }
+        }
+    }
+
+    /// The next InferenceService from the watch, resuming after the stream ends or is cut, and
+    /// re-reading after "410 Gone" (the resourceVersion expired).
+    async fn next_object(&mut self) -> Result<Option<Isvc>> {
+        loop {
+            let Some(stream) = self.stream.as_mut() else {
+                match self.kube.watch_isvc(&self.ns, &self.name, &self.resource_version).await {
+                    Ok(s) => self.stream = Some(Box::new(Box::pin(s))),
+                    Err(e) if exit_of(&e) == Exit::Forbidden => return Err(e),
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        return Ok(None);
+                    }
+                }
+                continue;
+            };
+            let mut line = String::new();
+            let read = stream.read_line(&mut line).await;
+            match read {
+                Ok(0) | Err(_) => {
+                    self.stream = None;
+                    continue;
+                }
+                Ok(_) => {}
+            }
+            let Ok(event) = serde_json::from_str::<Value>(&line) else { continue };
+            let kind = event.get("type").and_then(Value::as_str).unwrap_or_default();
+            let object = event.get("object").cloned().unwrap_or(Value::Null);
+            match kind {
+                "ADDED" | "MODIFIED" => {
+                    let isvc = Isvc::from_value(object);
+                    self.resource_version = isvc.resource_version.clone();
+                    return Ok(Some(isvc));
+                }
+                "BOOKMARK" => {
+                    if let Some(rv) = object.pointer("/metadata/resourceVersion").and_then(Value::as_str) {
+                        self.resource_version = rv.to_string();
+                    }
+                }
+                "DELETED" => return Err(fail(Exit::NotFound, format!("inferenceservice {} was deleted while waiting", self.name))),
+                "ERROR" => {
+                    // 410 Gone: start again from a fresh read.
+                    self.stream = None;
+                    let fresh = self.kube.get_isvc(&self.ns, &self.name).await?;
+                    self.resource_version = fresh.resource_version.clone();
+                    return Ok(Some(fresh));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    async fn ready_pod_revisions(&self) -> Result<Vec<String>> {
+        let list = self.kube.list_pods(&self.ns, &pod_selector(&self.name)).await?;
+        Ok(ready_revisions(&list))
+    }
+}
+
+/// Revisions with at least one ready pod (not terminating), from a pod list.
+pub fn ready_revisions(list: &Value) -> Vec<String> {
+    let mut out: Vec<String> = list
+        .get("items")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
+        .filter(|p| {
+            p.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|cs| {
+                cs.iter().any(|c| c.get("type").and_then(Value::as_str) == Some("Ready") && c.get("status").and_then(Value::as_str) == Some("True"))
+            })
+        })
+        .filter_map(|p| p.pointer("/metadata/labels").and_then(|l| l.get(REVISION_LABEL)).and_then(Value::as_str).map(str::to_string))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The component's min-scale, from its `minReplicas` (default 1): at 0, no pod is required.
+pub fn min_scale(isvc: &Isvc, c: Component) -> i64 {
+    isvc.spec_component(c).and_then(|s| s.get("minReplicas")).and_then(Value::as_i64).unwrap_or(1)
+}
+
+/// One line: the split as status reports it.
+pub fn summary(isvc: &Isvc, c: Component) -> String {
+    let s = isvc.component_status(c);
+    let split: Vec<String> = s
+        .traffic
+        .iter()
+        .map(|t| format!("{}:{}%{}", t.revision(), t.pct(), t.tag.as_deref().map(|g| format!("({g})")).unwrap_or_default()))
+        .collect();
+    format!(
+        "ready {}, traffic [{}], latest created {}, latest ready {}",
+        dash(isvc.ready()),
+        split.join(" "),
+        dash(s.lcr()),
+        dash(s.lrr())
+    )
+}
+
+fn dash(s: &str) -> &str {
+    if s.is_empty() { "-" } else { s }
+}
+
+/// `wait --for` on an InferenceService that was just read (no write of its own).
+pub async fn wait_for(kube: &Kube, term: &Terminal, isvc: &Isvc, req: &WaitRequest) -> Result<Isvc> {
+    let waiter = Waiter::open(kube, isvc).await?;
+    waiter.run(term, req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const R1: &str = "m-predictor-00001";
+    const R2: &str = "m-predictor-00002";
+
+    fn isvc(ctp: Option<i64>, comp: Value, conds_true: bool) -> Isvc {
+        let status = if conds_true { "True" } else { "Unknown" };
+        let mut predictor = json!({"model": {"storageUri": "gs://2"}});
+        if let Some(p) = ctp {
+            predictor["canaryTrafficPercent"] = json!(p);
+        }
+        Isvc::from_value(json!({"metadata": {"name": "m"}, "spec": {"predictor": predictor},
+            "status": {"components": {"predictor": comp},
+              "conditions": [{"type": "PredictorRouteReady", "status": status}, {"type": "IngressReady", "status": "True"}, {"type": "Ready", "status": status}]}}))
+    }
+
+    fn req(goal: Goal) -> WaitRequest {
+        WaitRequest { component: Component::Predictor, goal, new_revision_after: None, timeout: Duration::from_secs(1), fail_window: Duration::from_secs(1), guarded_spec: None }
+    }
+
+    #[test]
+    fn split_done_needs_latest_on_new_ready_revision() {
+        let pending = isvc(Some(10), json!({"latestCreatedRevision": R2, "latestReadyRevision": R1, "latestRolledoutRevision": R1,
+            "traffic": [{"latestRevision": true, "percent": 10, "revisionName": R1}, {"percent": 90, "revisionName": R1, "tag": "prev", "latestRevision": false}]}), true);
+        assert!(matches!(judge(&pending, &req(Goal::Split(10)), None), Verdict::Waiting(_)));
+        let done = isvc(Some(10), json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R1,
+            "traffic": [{"latestRevision": true, "percent": 10, "revisionName": R2}, {"percent": 90, "revisionName": R1, "tag": "prev", "latestRevision": false}]}), true);
+        assert_eq!(judge(&done, &req(Goal::Split(10)), None), Verdict::Done);
+        let pods = vec![R2.to_string()];
+        assert!(matches!(judge(&done, &req(Goal::Split(10)), Some(&pods)), Verdict::Waiting(p) if p.contains(R1)));
+    }
+
+    #[test]
+    fn transient_rollback_pass_is_not_done() {
+        // §4.5-6 pass 1: prev still names r2 (the new revision) at 100%.
+        let pass1 = isvc(Some(0), json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R1,
+            "previousRolledoutRevision": R1,
+            "traffic": [{"latestRevision": true, "percent": 0, "revisionName": R2}, {"percent": 100, "revisionName": R2, "tag": "prev", "latestRevision": false}]}), true);
+        assert!(matches!(judge(&pass1, &req(Goal::Pinned(Some(R1.into()))), None), Verdict::Waiting(_)));
+        let pass2 = isvc(Some(0), json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R1,
+            "previousRolledoutRevision": R1,
+            "traffic": [{"latestRevision": true, "percent": 0, "revisionName": R2}, {"percent": 100, "revisionName": R1, "tag": "prev", "latestRevision": false}]}), true);
+        assert_eq!(judge(&pass2, &req(Goal::Pinned(Some(R1.into()))), None), Verdict::Done);
+    }
+
+    #[test]
+    fn promoted_needs_one_entry_and_markers() {
+        let mid = isvc(None, json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R1,
+            "traffic": [{"latestRevision": true, "percent": 100, "revisionName": R2}]}), true);
+        assert!(matches!(judge(&mid, &req(Goal::Promoted), None), Verdict::Waiting(_)));
+        let done = isvc(None, json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R2,
+            "traffic": [{"latestRevision": true, "percent": 100, "revisionName": R2}]}), true);
+        assert_eq!(judge(&done, &req(Goal::Promoted), None), Verdict::Done);
+    }
+
+    #[test]
+    fn route_condition_must_be_true() {
+        let done_but_route = isvc(None, json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R2,
+            "traffic": [{"latestRevision": true, "percent": 100, "revisionName": R2}]}), false);
+        assert!(matches!(judge(&done_but_route, &req(Goal::Promoted), None), Verdict::Waiting(p) if p.contains("PredictorRouteReady")));
+    }
+
+    #[test]
+    fn template_change_needs_a_new_revision() {
+        let same = isvc(None, json!({"latestCreatedRevision": R1, "latestReadyRevision": R1, "latestRolledoutRevision": R1,
+            "traffic": [{"latestRevision": true, "percent": 100, "revisionName": R1}]}), true);
+        let mut r = req(Goal::Promoted);
+        r.new_revision_after = Some(R1.into());
+        assert!(matches!(judge(&same, &r, None), Verdict::Waiting(p) if p.contains("new revision")));
+    }
+
+    #[test]
+    fn failed_load_is_a_failure_signal_only_for_the_needed_revision() {
+        let mut raw = isvc(Some(10), json!({"latestCreatedRevision": R2, "latestReadyRevision": R1, "latestRolledoutRevision": R1}), true).raw;
+        raw["status"]["modelStatus"] = json!({"transitionStatus": "BlockedByFailedLoad", "lastFailureInfo": {"reason": "ModelLoadFailed", "message": "x"}});
+        let failing = Isvc::from_value(raw);
+        let mut r = req(Goal::Split(10));
+        r.new_revision_after = Some(R1.into());
+        assert!(failure_signal(&failing, &r).unwrap().contains("ModelLoadFailed"));
+        // Rolling back does not need r2: its failure is not this wait's failure.
+        assert_eq!(failure_signal(&failing, &req(Goal::Pinned(None))), None);
+        // A template change whose new revision does not exist yet: not concerned.
+        r.new_revision_after = Some(R2.into());
+        assert_eq!(failure_signal(&failing, &r), None);
+    }
+
+    #[test]
+    fn parses_for_values() {
+        assert_eq!(Goal::parse("ready"), Ok(Goal::Ready));
+        assert_eq!(Goal::parse("traffic=10"), Ok(Goal::Split(10)));
+        assert_eq!(Goal::parse("traffic=0"), Ok(Goal::Pinned(None)));
+        assert_eq!(Goal::parse("traffic=100"), Ok(Goal::Promoted));
+        assert!(Goal::parse("traffic=101").is_err());
+        assert!(Goal::parse("done").is_err());
+    }
+
+    #[test]
+    fn ready_revisions_skip_terminating_and_unready_pods() {
+        let list = json!({"items": [
+            {"metadata": {"labels": {REVISION_LABEL: R1}}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+            {"metadata": {"labels": {REVISION_LABEL: R2}, "deletionTimestamp": "x"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+            {"metadata": {"labels": {REVISION_LABEL: "r3"}}, "status": {"conditions": [{"type": "Ready", "status": "False"}]}}]});
+        assert_eq!(ready_revisions(&list), vec![R1.to_string()]);
+    }
+}
