@@ -230,4 +230,3 @@ func (a *autoscaler) sync(ctx context.Context, key types.NamespacedName) error {
 	_, err = a.serving.AutoscalingV1alpha1().PodAutoscalers(pa.Namespace).UpdateStatus(ctx, upd, metav1.UpdateOptions{})
 	return err
 }
-

@@ -204,3 +204,8 @@ func (s *Store) Paused(namespace string) bool { return s.Get(namespace).Paused }
 
 // For returns the rule for a storage URI in a namespace.
 func (s *Store) For(namespace, storageURI string) Rule { return s.Get(namespace).For(storageURI) }
+
+// NewStatic returns a Store with fixed content and no informer (for unit tests of the fakes).
+func NewStatic(byNamespace map[string]Config) *Store {
+	return &Store{byNS: byNamespace}
+}

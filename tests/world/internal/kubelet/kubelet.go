@@ -298,7 +298,7 @@ func renewLease(ctx context.Context, cs kubernetes.Interface) error {
 	if apierrors.IsNotFound(err) {
 		lease = &coordinationv1.Lease{
 			ObjectMeta: metav1.ObjectMeta{Name: NodeName, Namespace: leaseNS},
-			Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr(NodeName), LeaseDurationSeconds: ptr(int32(40)), RenewTime: &now},
+			Spec:       coordinationv1.LeaseSpec{HolderIdentity: ptr(NodeName), LeaseDurationSeconds: ptr(int32(40)), RenewTime: &now},
 		}
 		_, err = leases.Create(ctx, lease, metav1.CreateOptions{})
 		return err

@@ -113,9 +113,9 @@ func DesiredStatus(pod *corev1.Pod, rule knobs.Rule, ip, hostIP string, now time
 		wake(lastEnd.Add(CrashPeriod))
 		last := corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
 			ExitCode: 1, Reason: "Error",
-			Message:    fmt.Sprintf("RuntimeError: Failed to fetch model. No model found in %s.", StorageURI(pod)),
-			StartedAt:  metav1.Time{Time: lastEnd.Add(-InitDuration)},
-			FinishedAt: metav1.Time{Time: lastEnd},
+			Message:     fmt.Sprintf("RuntimeError: Failed to fetch model. No model found in %s.", StorageURI(pod)),
+			StartedAt:   metav1.Time{Time: lastEnd.Add(-InitDuration)},
+			FinishedAt:  metav1.Time{Time: lastEnd},
 			ContainerID: containerID(pod, name),
 		}}
 		waiting := corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{

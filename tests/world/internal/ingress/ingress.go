@@ -1,0 +1,296 @@
+// Package ingress is the test cluster's fake gateway. It marks every Knative Ingress ready
+// (networking.internal.knative.dev/v1alpha1) and serves them over HTTP on one loopback listener:
+// requests are routed by their Host header (port ignored) through the Ingress rules — external
+// hosts, cluster-local names, latest-/prev- tag hosts — and a weighted random choice among the
+// rule's splits, so traffic is split exactly as Knative asked. The InferenceService's own hosts
+// (status.url and status.address.url) go to its top component, as KServe's virtual service does.
+//
+// The "model" answers KServe's V1 (POST /v1/models/NAME:predict, GET /v1/models/NAME) and V2
+// (POST /v2/models/NAME/infer, GET /v2/models/NAME/ready) protocols with a deterministic fake
+// prediction: one integer in 0..2 per instance, a hash of the revision name and the instance.
+// Every answer from a revision carries X-Sim-Revision and Knative-Serving-Revision headers.
+// Unknown host: 404. The chosen revision not ready (its Revision not Ready, or no ready pod): 503.
+// Knobs (package knobs): errorRate → 500, latency → added delay; pause stops status writes only.
+package ingress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	netclient "knative.dev/networking/pkg/client/clientset/versioned"
+	netinformers "knative.dev/networking/pkg/client/informers/externalversions"
+	netlisters "knative.dev/networking/pkg/client/listers/networking/v1alpha1"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+	servingclient "knative.dev/serving/pkg/client/clientset/versioned"
+	servinginformers "knative.dev/serving/pkg/client/informers/externalversions"
+	servinglisters "knative.dev/serving/pkg/client/listers/serving/v1"
+
+	"isvc-canary.test/world/internal/knobs"
+)
+
+const (
+	sourceURIAnnotation = "internal.serving.kserve.io/storage-initializer-sourceuri"
+	isvcLabel           = "serving.kserve.io/inferenceservice"
+	revisionLabel       = "serving.knative.dev/revision"
+	// RevisionHeader names the revision that answered.
+	RevisionHeader = "X-Sim-Revision"
+)
+
+var isvcGVR = schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}
+
+// Run marks Ingresses ready and serves HTTP on ln until ctx is done.
+func Run(ctx context.Context, cfg *rest.Config, ln net.Listener) error {
+	cfg = rest.CopyConfig(cfg)
+	cfg.UserAgent = "sim-ingress"
+	cfg.QPS, cfg.Burst = 100, 200
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	serving, err := servingclient.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	net, err := netclient.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	kubeInf := informers.NewSharedInformerFactoryWithOptions(kube, 10*time.Minute,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = revisionLabel }))
+	servingInf := servinginformers.NewSharedInformerFactory(serving, 10*time.Minute)
+	netInf := netinformers.NewSharedInformerFactory(net, 10*time.Minute)
+	dynInf := dynamicinformer.NewDynamicSharedInformerFactory(dyn, 10*time.Minute)
+	isvcInf := dynInf.ForResource(isvcGVR)
+
+	g := &gateway{
+		net:       net,
+		ingresses: netInf.Networking().V1alpha1().Ingresses().Lister(),
+		revisions: servingInf.Serving().V1().Revisions().Lister(),
+		pods:      kubeInf.Core().V1().Pods().Lister(),
+		isvcs:     isvcInf.Lister(),
+		knobs:     knobs.NewStore(kube),
+		random:    rand.Float64,
+		queue:     workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName]()),
+	}
+	defer g.queue.ShutDown()
+	enqueue := func(obj any) {
+		if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = t.Obj
+		}
+		if m, ok := obj.(metav1.Object); ok {
+			g.queue.Add(types.NamespacedName{Namespace: m.GetNamespace(), Name: m.GetName()})
+		}
+	}
+	_, _ = netInf.Networking().V1alpha1().Ingresses().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: enqueue, UpdateFunc: func(_, o any) { enqueue(o) },
+	})
+	// Informers we only read from at request time.
+	_ = servingInf.Serving().V1().Revisions().Informer()
+	_ = kubeInf.Core().V1().Pods().Informer()
+	g.knobs.OnChange(func(ns string) {
+		ings, _ := g.ingresses.Ingresses(ns).List(labels.Everything())
+		for _, ing := range ings {
+			enqueue(ing)
+		}
+	})
+	if err := g.knobs.Start(ctx); err != nil {
+		return err
+	}
+	kubeInf.Start(ctx.Done())
+	servingInf.Start(ctx.Done())
+	netInf.Start(ctx.Done())
+	dynInf.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), netInf.Networking().V1alpha1().Ingresses().Informer().HasSynced,
+		servingInf.Serving().V1().Revisions().Informer().HasSynced,
+		kubeInf.Core().V1().Pods().Informer().HasSynced, isvcInf.Informer().HasSynced) {
+		return fmt.Errorf("ingress: informers did not sync")
+	}
+	for i := 0; i < 2; i++ {
+		go func() {
+			for g.processNext(ctx) {
+			}
+		}()
+	}
+
+	srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shut)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+type gateway struct {
+	net       netclient.Interface
+	ingresses netlisters.IngressLister
+	revisions servinglisters.RevisionLister
+	pods      corelisters.PodLister
+	isvcs     cache.GenericLister
+	knobs     *knobs.Store
+	random    func() float64
+	queue     workqueue.TypedRateLimitingInterface[types.NamespacedName]
+}
+
+func (g *gateway) processNext(ctx context.Context) bool {
+	key, quit := g.queue.Get()
+	if quit {
+		return false
+	}
+	defer g.queue.Done(key)
+	if err := g.sync(ctx, key); err != nil {
+		if ctx.Err() == nil && !apierrors.IsConflict(err) {
+			log.Printf("ingress: %s: %v", key, err)
+		}
+		g.queue.AddRateLimited(key)
+	} else {
+		g.queue.Forget(key)
+	}
+	return true
+}
+
+func (g *gateway) sync(ctx context.Context, key types.NamespacedName) error {
+	ing, err := g.ingresses.Ingresses(key.Namespace).Get(key.Name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if ing.DeletionTimestamp != nil || g.knobs.Paused(ing.Namespace) {
+		return nil
+	}
+	want := ReadyStatus(ing)
+	if !NeedsUpdate(ing, &want) {
+		return nil
+	}
+	upd := ing.DeepCopy()
+	upd.Status = want
+	_, err = g.net.NetworkingV1alpha1().Ingresses(ing.Namespace).UpdateStatus(ctx, upd, metav1.UpdateOptions{})
+	return err
+}
+
+// ServeHTTP routes one request as the gateway would and answers as the chosen revision's model.
+func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ings, _ := g.ingresses.List(labels.Everything())
+	path, ok := Match(r.Host, r.URL.Path, r.Header.Get, ings)
+	if !ok {
+		if objs, err := g.isvcs.List(labels.Everything()); err == nil {
+			isvcs := make([]*unstructured.Unstructured, 0, len(objs))
+			for _, o := range objs {
+				if u, ok := o.(*unstructured.Unstructured); ok {
+					isvcs = append(isvcs, u)
+				}
+			}
+			if host, found := IsvcHost(r.Host, r.URL.Path, isvcs); found {
+				path, ok = Match(host, r.URL.Path, r.Header.Get, ings)
+			}
+		}
+	}
+	if !ok {
+		http.Error(w, fmt.Sprintf("sim-ingress: no route for host %q", NormalizeHost(r.Host)), http.StatusNotFound)
+		return
+	}
+	split, ok := Pick(path.Splits, g.random())
+	if !ok {
+		http.Error(w, "no healthy upstream", http.StatusServiceUnavailable)
+		return
+	}
+	ns, revName := split.ServiceNamespace, RevisionOf(split)
+	for k, v := range split.AppendHeaders {
+		w.Header().Set(k, v)
+	}
+	w.Header().Set(RevisionHeader, revName)
+	w.Header().Set("Knative-Serving-Revision", revName)
+
+	rev, err := g.revisions.Revisions(ns).Get(revName)
+	if err != nil || !g.servable(rev) {
+		http.Error(w, "no healthy upstream", http.StatusServiceUnavailable)
+		return
+	}
+	rule := g.knobs.For(ns, rev.Annotations[sourceURIAnnotation])
+	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if rule.Latency > 0 {
+		select {
+		case <-time.After(rule.Latency):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if rule.ErrorRate > 0 && g.random() < rule.ErrorRate {
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = fmt.Fprintf(w, "{\"error\":\"sim: injected error (errorRate %v) in revision %s\"}\n", rule.ErrorRate, revName)
+		return
+	}
+	status, out := Answer(r.Method, r.URL.Path, body, revName, rev.Labels[isvcLabel])
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(out)
+	}
+}
+
+// servable: the Revision is Ready and at least one of its pods is ready (a flapping pod makes its
+// revision answer 503 while it is down, as a gateway with no healthy endpoint would).
+func (g *gateway) servable(rev *servingv1.Revision) bool {
+	if !rev.IsReady() {
+		return false
+	}
+	pods, err := g.pods.Pods(rev.Namespace).List(labels.SelectorFromSet(labels.Set{revisionLabel: rev.Name}))
+	if err != nil {
+		return false
+	}
+	for _, p := range pods {
+		if PodReady(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// PodReady: running, Ready, not terminating.
+func PodReady(p *corev1.Pod) bool {
+	if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
