@@ -4,11 +4,8 @@ import (
 	"fmt"
 	"sync"
 
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 )
-
-func labelsEverything() labels.Selector { return labels.Everything() }
 
 // ipPool hands out unique pod IPs from documentation ranges (RFC 5737), which EndpointSlice
 // validation accepts and nothing routes: 192.0.2.0/24 first (192.0.2.1 is the node), then

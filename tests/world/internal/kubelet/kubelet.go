@@ -19,6 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -206,7 +207,7 @@ func (k *kubelet) sync(ctx context.Context, key types.NamespacedName) (time.Dura
 	return next, nil
 }
 
-var everything = labelsEverything()
+var everything = labels.Everything()
 
 func registerNode(ctx context.Context, cs kubernetes.Interface) error {
 	capacity := corev1.ResourceList{
