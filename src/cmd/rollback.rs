@@ -13,6 +13,8 @@ use crate::wait::Goal;
 
 pub async fn run(ctx: &Ctx, args: &RollbackArgs) -> Result<Exit> {
     let c = args.component;
+    // Usage errors before any request.
+    mutate::wait_flags(args.write.wait, args.write.timeout.as_deref(), args.write.fail_window.as_deref(), true)?;
     // Read once to name the target and its model; the write path reads again (its own GET).
     let isvc = resolve(&ctx.kube, &ctx.term, args.name.as_deref()).await?;
     check_mode(&isvc)?;
@@ -36,13 +38,14 @@ pub async fn run(ctx: &Ctx, args: &RollbackArgs) -> Result<Exit> {
             "rolling back to {target}{}",
             model.as_ref().map(|m| format!(" (model {m})")).unwrap_or_default()
         ));
-        if s.lcr() != s.lrr() && !s.lcr().is_empty() {
-            if let Some(m) = &model {
-                ctx.term.note(&format!(
-                    "to clear the failed revision: kubectl isvc-canary -n {} set {} 100 --model-uri {m}",
-                    isvc.namespace, isvc.name
-                ));
-            }
+        if s.lcr() != s.lrr()
+            && !s.lcr().is_empty()
+            && let Some(m) = &model
+        {
+            ctx.term.note(&format!(
+                "to clear the failed revision: kubectl isvc-canary -n {} set {} 100 --model-uri {m}",
+                isvc.namespace, isvc.name
+            ));
         }
     }
     let m = Mutation { name: None, pre_read: Some(isvc), component: Some(c), write: &args.write, expect_revision: None, verb: "rolled back" };

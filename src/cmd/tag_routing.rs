@@ -23,10 +23,11 @@ pub async fn run(ctx: &Ctx, args: &TagRoutingArgs) -> Result<Exit> {
         "off" => false,
         other => return Err(fail(Exit::Usage, format!("tag-routing takes on or off (got '{other}')"))),
     };
-    if let Some(input) = &args.input {
-        if !input.is_file() {
-            return Err(fail(Exit::Usage, format!("--input {}: no such file", input.display())));
-        }
+    mutate::wait_flags(args.write.wait, args.write.timeout.as_deref(), args.write.fail_window.as_deref(), true)?;
+    if let Some(input) = &args.input
+        && !input.is_file()
+    {
+        return Err(fail(Exit::Usage, format!("--input {}: no such file", input.display())));
     }
     let isvc = resolve(&ctx.kube, &ctx.term, name).await?;
     check_mode(&isvc)?;
