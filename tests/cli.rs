@@ -1,1 +1,251 @@
+//! The real binary, with no cluster: help, version, argument validation, kubeconfig problems and
+//! an unreachable server, each with the exit code of the contract (cli-contract.md, "Exit codes").
 
+#[path = "e2e/proc.rs"]
+mod proc;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use proc::{Cmd, Output};
+
+const PERCENT_MESSAGE: &str = "percent must be an integer from 0 to 100";
+
+/// A fresh directory under cargo's per-target temporary directory.
+fn scratch(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// A loopback port nothing listens on (bound, then released).
+fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    drop(l);
+    port
+}
+
+/// A kubeconfig whose only context points at `server` (token user, TLS not verified).
+fn kubeconfig(server: &str) -> PathBuf {
+    let dir = scratch("kubeconfig");
+    let path = dir.join("config");
+    let text = format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: c1
+  cluster:
+    server: {server}
+    insecure-skip-tls-verify: true
+users:
+- name: u1
+  user:
+    token: not-a-real-token
+contexts:
+- name: ctx1
+  context:
+    cluster: c1
+    user: u1
+    namespace: ns1
+current-context: ctx1
+"
+    );
+    std::fs::write(&path, text).expect("write kubeconfig");
+    path
+}
+
+/// A kubeconfig pointing at a closed loopback port, and its server URL.
+fn unreachable() -> (PathBuf, String) {
+    let server = format!("https://127.0.0.1:{}", closed_port());
+    (kubeconfig(&server), server)
+}
+
+fn plugin<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    // HOME points at an empty directory: no ~/.kube/config of the machine can leak in.
+    Cmd::plugin().env("HOME", scratch("home").display().to_string()).env_remove("KUBERNETES_SERVICE_HOST").args(args).run()
+}
+
+#[test]
+fn help_lists_every_subcommand_and_the_exit_codes() {
+    let out = plugin(["--help"]);
+    out.ok();
+    for word in ["set", "promote", "rollback", "tag-routing", "status", "wait", "completion", "version", "--kubeconfig", "--context", "--namespace", "Exit codes"] {
+        out.stdout_has(word);
+    }
+    assert!(out.stderr.is_empty(), "help goes to stdout only\n{}", out.describe());
+    let set = plugin(["set", "--help"]);
+    set.ok().stdout_has("--model-uri").stdout_has("--wait").stdout_has("--dry-run").stdout_has("--print-patch");
+    plugin(["canary", "--help"]).ok().stdout_has("--model-uri");
+    plugin(["wait", "--help"]).ok().stdout_has("--for");
+}
+
+#[test]
+fn version_flag_and_subcommand() {
+    let want = format!("kubectl-isvc_canary {}\n", env!("CARGO_PKG_VERSION"));
+    plugin(["--version"]).ok().stdout_is(&want);
+    plugin(["version"]).ok().stdout_is(&want);
+}
+
+#[test]
+fn every_bad_percent_is_a_usage_error() {
+    let (config, _) = unreachable();
+    let config = config.display().to_string();
+    let bad = ["-1", "101", "10.5", "ten", "", "010", "00", "+5", " 5", "5 ", "1e2", "0x10", "1000", "-0", "٣"];
+    for p in bad {
+        for args in [vec!["set", p], vec!["set", "sklearn-iris", p], vec!["canary", "sklearn-iris", p]] {
+            let out = plugin([&["--kubeconfig", config.as_str()][..], &args[..]].concat());
+            out.code(2).stderr_has(PERCENT_MESSAGE);
+            assert!(out.stdout.is_empty(), "nothing on stdout\n{}", out.describe());
+        }
+    }
+    // `wait --for=traffic=N` takes the same PERCENT.
+    for p in ["-1", "101", "10.5", "ten", ""] {
+        let out = plugin(["--kubeconfig", config.as_str(), "wait", "x", &format!("--for=traffic={p}")]);
+        out.code(2).stderr_has(PERCENT_MESSAGE);
+    }
+}
+
+#[test]
+fn good_percents_get_past_validation() {
+    // With a closed port, a valid PERCENT reaches the API call and fails there (exit 1).
+    let (config, server) = unreachable();
+    for p in ["0", "1", "9", "10", "99", "100"] {
+        let out = plugin(["--kubeconfig", config.to_str().unwrap(), "set", "sklearn-iris", p]);
+        out.code(1).stderr_has(&server);
+        assert!(!out.stderr.contains(PERCENT_MESSAGE), "{}", out.describe());
+    }
+}
+
+#[test]
+fn unknown_flags_and_bad_values_are_usage_errors() {
+    let (config, _) = unreachable();
+    let c = config.to_str().unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["--frobnicate", "status"],
+        vec!["status", "--frobnicate"],
+        vec!["set", "10", "--bogus"],
+        vec!["promote", "--model-uri", "gs://x"],
+        vec!["rollback", "--force"],
+        vec!["nosuchcommand"],
+        vec!["set"],
+        vec!["set", "a", "10", "extra"],
+        vec!["tag-routing", "x", "maybe"],
+        vec!["tag-routing"],
+        vec!["wait", "x"],
+        vec!["wait", "x", "--for=done"],
+        vec!["set", "10", "--component", "sidecar"],
+        vec!["set", "10", "--dry-run=maybe"],
+        vec!["set", "10", "--model-uri", "not a uri"],
+        vec!["set", "10", "--model-uri", ""],
+        vec!["set", "10", "--model-uri", "bucket/path"],
+        vec!["-o", "wide", "set", "10"],
+        vec!["-o", "tsv", "status"],
+        vec!["--request-timeout", "soon", "status"],
+        vec!["completion", "tcsh"],
+    ];
+    for args in cases {
+        let out = plugin([&["--kubeconfig", c][..], &args[..]].concat());
+        out.code(2);
+        assert!(!out.stderr.is_empty(), "a usage error says why\n{}", out.describe());
+    }
+}
+
+#[test]
+fn timeout_without_wait_is_a_usage_error() {
+    let (config, _) = unreachable();
+    let c = config.to_str().unwrap();
+    for args in [
+        vec!["set", "x", "10", "--timeout", "5s"],
+        vec!["promote", "x", "--timeout", "5s"],
+        vec!["rollback", "x", "--timeout", "1m"],
+        vec!["tag-routing", "x", "on", "--timeout", "5s"],
+        vec!["set", "x", "10", "--fail-window", "5s"],
+    ] {
+        plugin([&["--kubeconfig", c][..], &args[..]].concat()).code(2).stderr_has("--wait");
+    }
+    // With --wait an invalid duration is a usage error too.
+    plugin(["--kubeconfig", c, "set", "x", "10", "--wait", "--timeout", "soon"]).code(2).stderr_has("--timeout");
+}
+
+#[test]
+fn bad_kubeconfig_path_is_a_usage_error() {
+    let missing = scratch("missing").join("nope.yaml");
+    let out = plugin(["--kubeconfig", missing.to_str().unwrap(), "status"]);
+    out.code(2).stderr_has("nope.yaml");
+    // Unreadable content.
+    let garbage = scratch("garbage").join("config");
+    std::fs::write(&garbage, "this: [is not: a kubeconfig\n").unwrap();
+    plugin(["--kubeconfig", garbage.to_str().unwrap(), "status"]).code(2);
+    // A directory instead of a file.
+    let dir = scratch("dir");
+    plugin(["--kubeconfig", dir.to_str().unwrap(), "status"]).code(2);
+    // KUBECONFIG naming an unreadable file.
+    let out = Cmd::plugin()
+        .env("HOME", scratch("home").display().to_string())
+        .env("KUBECONFIG", garbage.display().to_string())
+        .args(["status"])
+        .run();
+    out.code(2);
+}
+
+#[test]
+fn unknown_context_is_a_usage_error() {
+    let (config, _) = unreachable();
+    let out = plugin(["--kubeconfig", config.to_str().unwrap(), "--context", "no-such-context", "status"]);
+    out.code(2).stderr_has("no-such-context");
+    let out = plugin(["--kubeconfig", config.to_str().unwrap(), "--context", "no-such-context", "set", "x", "10"]);
+    out.code(2).stderr_has("no-such-context");
+}
+
+#[test]
+fn missing_kubeconfig_is_a_usage_error() {
+    for args in [vec!["status"], vec!["set", "x", "10"], vec!["promote", "x"], vec!["wait", "x", "--for=ready"]] {
+        let out = plugin(&args);
+        out.code(2).stderr_has("kubeconfig");
+    }
+}
+
+#[test]
+fn unreachable_server_is_exit_1_naming_the_server() {
+    let (config, server) = unreachable();
+    let c = config.to_str().unwrap();
+    for args in [
+        vec!["status"],
+        vec!["status", "sklearn-iris"],
+        vec!["set", "sklearn-iris", "10"],
+        vec!["set", "10"],
+        vec!["promote", "sklearn-iris"],
+        vec!["rollback", "sklearn-iris"],
+        vec!["tag-routing", "sklearn-iris", "on"],
+        vec!["wait", "sklearn-iris", "--for=ready", "--timeout", "5s"],
+    ] {
+        let out = plugin([&["--kubeconfig", c][..], &args[..]].concat());
+        out.code(1).stderr_has(&server);
+        assert!(out.stdout.is_empty(), "{}", out.describe());
+    }
+    // The same through KUBECONFIG, and --context naming the context that exists.
+    let out = Cmd::plugin()
+        .env("HOME", scratch("home").display().to_string())
+        .env("KUBECONFIG", c)
+        .args(["--context", "ctx1", "status"])
+        .run();
+    out.code(1).stderr_has(&server);
+}
+
+#[test]
+fn completion_scripts_are_printed() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = plugin(["completion", shell]);
+        out.ok();
+        assert!(!out.stdout.is_empty(), "{}", out.describe());
+    }
+}
