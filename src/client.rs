@@ -47,14 +47,11 @@ impl Kube {
         };
         let (mut config, context) = load_config(global).await?;
         config.read_timeout = request_timeout;
-        config.headers.push((
-            header::USER_AGENT,
-            header::HeaderValue::from_static(USER_AGENT),
-        ));
+        config.headers.push((header::USER_AGENT, header::HeaderValue::from_static(USER_AGENT)));
         let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
         let namespace = global.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
-        let client = Client::try_from(config)
-            .map_err(|e| fail(Exit::Usage, format!("cannot use the kubeconfig: {e}")))?;
+        let client =
+            Client::try_from(config).map_err(|e| fail(Exit::Usage, format!("cannot use the kubeconfig: {e}")))?;
         Ok(Kube { client, namespace, context, server, request_timeout, verbosity: global.verbosity })
     }
 
@@ -71,7 +68,13 @@ impl Kube {
     }
 
     /// One request; errors mapped to the contract's exit codes.
-    pub async fn call(&self, method: Method, uri: &str, body: Option<(&str, Vec<u8>)>, accept: Option<&str>) -> Result<Value> {
+    pub async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        body: Option<(&str, Vec<u8>)>,
+        accept: Option<&str>,
+    ) -> Result<Value> {
         let mut builder = Request::builder().method(method.clone()).uri(uri);
         if let Some(accept) = accept {
             builder = builder.header(header::ACCEPT, accept);
@@ -94,7 +97,13 @@ impl Kube {
                     } else {
                         ""
                     };
-                    return Err(fail(Exit::Failure, format!("{method} {uri}: request timed out after {}{what}", crate::duration::format_duration(limit))));
+                    return Err(fail(
+                        Exit::Failure,
+                        format!(
+                            "{method} {uri}: request timed out after {}{what}",
+                            crate::duration::format_duration(limit)
+                        ),
+                    ));
                 }
             },
             None => self.client.request::<Value>(request).await,
@@ -117,10 +126,9 @@ impl Kube {
                 fail(exit_for_status(status.code, &message), crate::output::sanitize(&message))
             }
             kube::Error::Auth(e) => fail(Exit::Forbidden, format!("cannot authenticate to {}: {e}", self.server)),
-            other => fail(
-                Exit::Failure,
-                format!("cannot reach the API server at {}: {}", self.server, chain_text(&other)),
-            ),
+            other => {
+                fail(Exit::Failure, format!("cannot reach the API server at {}: {}", self.server, chain_text(&other)))
+            }
         }
     }
 
@@ -185,7 +193,12 @@ impl Kube {
 
     /// Opens a watch on one InferenceService from a resourceVersion; returns the raw stream of
     /// events (one JSON object per line).
-    pub async fn watch_isvc(&self, ns: &str, name: &str, resource_version: &str) -> Result<impl futures::AsyncBufRead + use<>> {
+    pub async fn watch_isvc(
+        &self,
+        ns: &str,
+        name: &str,
+        resource_version: &str,
+    ) -> Result<impl futures::AsyncBufRead + use<>> {
         let uri = format!(
             "{}?watch=true&allowWatchBookmarks=true&fieldSelector=metadata.name%3D{}&resourceVersion={}&timeoutSeconds=290",
             Self::isvc_path(Some(ns), None),
@@ -200,7 +213,12 @@ impl Kube {
     }
 
     /// Opens a watch on the pods of an InferenceService.
-    pub async fn watch_pods(&self, ns: &str, selector: &str, resource_version: &str) -> Result<impl futures::AsyncBufRead + use<>> {
+    pub async fn watch_pods(
+        &self,
+        ns: &str,
+        selector: &str,
+        resource_version: &str,
+    ) -> Result<impl futures::AsyncBufRead + use<>> {
         let uri = format!(
             "/api/v1/namespaces/{ns}/pods?watch=true&allowWatchBookmarks=true&labelSelector={}&resourceVersion={}&timeoutSeconds=290",
             encode(selector),
@@ -219,33 +237,31 @@ impl Kube {
 
 /// Reads the kubeconfig the way kubectl does and returns the config and the context name.
 async fn load_config(global: &GlobalArgs) -> Result<(Config, String)> {
-    let kubeconfig = if let Some(path) = &global.kubeconfig {
-        Some(Kubeconfig::read_from(path).map_err(|e| {
-            fail(Exit::Usage, format!("cannot read kubeconfig {}: {}", path.display(), chain_text(&e)))
-        })?)
-    } else if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) {
-        Some(Kubeconfig::read().map_err(|e| {
-            fail(Exit::Usage, format!("cannot read the kubeconfig in $KUBECONFIG: {}", chain_text(&e)))
-        })?)
-    } else {
-        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-        match home.map(|h| h.join(".kube").join("config")).filter(|p| p.exists()) {
-            Some(path) => Some(Kubeconfig::read_from(&path).map_err(|e| {
+    let kubeconfig =
+        if let Some(path) = &global.kubeconfig {
+            Some(Kubeconfig::read_from(path).map_err(|e| {
                 fail(Exit::Usage, format!("cannot read kubeconfig {}: {}", path.display(), chain_text(&e)))
-            })?),
-            None => None,
-        }
-    };
+            })?)
+        } else if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) {
+            Some(Kubeconfig::read().map_err(|e| {
+                fail(Exit::Usage, format!("cannot read the kubeconfig in $KUBECONFIG: {}", chain_text(&e)))
+            })?)
+        } else {
+            let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+            match home.map(|h| h.join(".kube").join("config")).filter(|p| p.exists()) {
+                Some(path) => Some(Kubeconfig::read_from(&path).map_err(|e| {
+                    fail(Exit::Usage, format!("cannot read kubeconfig {}: {}", path.display(), chain_text(&e)))
+                })?),
+                None => None,
+            }
+        };
     let Some(kubeconfig) = kubeconfig else {
         if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() {
             let config = Config::incluster()
                 .map_err(|e| fail(Exit::Usage, format!("cannot use the in-cluster service account: {e}")))?;
             return Ok((config, "in-cluster".to_string()));
         }
-        return Err(fail(
-            Exit::Usage,
-            "no kubeconfig found: set KUBECONFIG or pass --kubeconfig PATH",
-        ));
+        return Err(fail(Exit::Usage, "no kubeconfig found: set KUBECONFIG or pass --kubeconfig PATH"));
     };
     let context = match &global.context {
         Some(c) => {
@@ -258,9 +274,11 @@ async fn load_config(global: &GlobalArgs) -> Result<(Config, String)> {
             }
             c.clone()
         }
-        None => kubeconfig.current_context.clone().filter(|c| !c.is_empty()).ok_or_else(|| {
-            fail(Exit::Usage, "the kubeconfig has no current context: pass --context NAME")
-        })?,
+        None => kubeconfig
+            .current_context
+            .clone()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| fail(Exit::Usage, "the kubeconfig has no current context: pass --context NAME"))?,
     };
     let options = KubeConfigOptions { context: Some(context.clone()), ..Default::default() };
     let config = Config::from_custom_kubeconfig(kubeconfig, &options)
@@ -309,6 +327,9 @@ mod tests {
 
     #[test]
     fn encodes_selectors() {
-        assert_eq!(encode("serving.kserve.io/inferenceservice=a,b!=c"), "serving.kserve.io%2Finferenceservice%3Da%2Cb%21%3Dc");
+        assert_eq!(
+            encode("serving.kserve.io/inferenceservice=a,b!=c"),
+            "serving.kserve.io%2Finferenceservice%3Da%2Cb%21%3Dc"
+        );
     }
 }

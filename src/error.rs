@@ -59,17 +59,13 @@ pub fn fail(exit: Exit, message: impl Into<String>) -> anyhow::Error {
 
 /// The exit code for any error: a `Fail` anywhere in the chain decides, else 1.
 pub fn exit_of(err: &anyhow::Error) -> Exit {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<Fail>().map(|f| f.exit))
-        .unwrap_or(Exit::Failure)
+    err.chain().find_map(|e| e.downcast_ref::<Fail>().map(|f| f.exit)).unwrap_or(Exit::Failure)
 }
 
 /// True when the error is a broken pipe on stdout (`| head`): not a failure.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| {
-        e.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+    err.chain()
+        .any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
 /// Maps an API error status to the exit code of the contract.

@@ -19,18 +19,8 @@ pub const ISVC_LABEL: &str = "serving.kserve.io/inferenceservice";
 pub const REVISION_LABEL: &str = "serving.knative.dev/revision";
 
 /// The legacy framework fields that carry their own `storageUri` (facts §2).
-pub const FRAMEWORK_FIELDS: &[&str] = &[
-    "sklearn",
-    "xgboost",
-    "tensorflow",
-    "pytorch",
-    "triton",
-    "onnx",
-    "huggingface",
-    "pmml",
-    "lightgbm",
-    "paddle",
-];
+pub const FRAMEWORK_FIELDS: &[&str] =
+    &["sklearn", "xgboost", "tensorflow", "pytorch", "triton", "onnx", "huggingface", "pmml", "lightgbm", "paddle"];
 
 /// An InferenceService as read: the typed view plus the raw object (for output and patches).
 #[derive(Debug, Clone)]
@@ -144,27 +134,15 @@ pub enum ModelField {
 
 fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
     v.and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                .collect()
-        })
+        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
         .unwrap_or_default()
 }
 
 impl Isvc {
     pub fn from_value(raw: Value) -> Isvc {
         let meta = raw.get("metadata");
-        let text = |key: &str| {
-            meta.and_then(|m| m.get(key))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        let status = raw
-            .get("status")
-            .and_then(|s| serde_json::from_value(s.clone()).ok())
-            .unwrap_or_default();
+        let text = |key: &str| meta.and_then(|m| m.get(key)).and_then(Value::as_str).unwrap_or_default().to_string();
+        let status = raw.get("status").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
         Isvc {
             name: text("name"),
             namespace: text("namespace"),
@@ -317,9 +295,7 @@ impl ComponentStatus {
 
     /// The common prefix of revision names (`sklearn-iris-predictor-`), from any revision in status.
     pub fn revision_prefix(&self) -> Option<String> {
-        let any = [self.lcr(), self.lrr(), self.lro()]
-            .into_iter()
-            .find(|r| !r.is_empty())?;
+        let any = [self.lcr(), self.lrr(), self.lro()].into_iter().find(|r| !r.is_empty())?;
         let (prefix, number) = any.rsplit_once('-')?;
         number.chars().all(|c| c.is_ascii_digit()).then(|| format!("{prefix}-"))
     }
@@ -356,7 +332,8 @@ mod tests {
 
     #[test]
     fn model_field_finds_new_and_legacy_schema() {
-        let new = isvc(json!({"spec":{"predictor":{"model":{"modelFormat":{"name":"sklearn"},"storageUri":"gs://a"}}}}));
+        let new =
+            isvc(json!({"spec":{"predictor":{"model":{"modelFormat":{"name":"sklearn"},"storageUri":"gs://a"}}}}));
         assert_eq!(new.model_field(Component::Predictor), ModelField::Model);
         assert_eq!(new.model_uri(Component::Predictor).as_deref(), Some("gs://a"));
         let old = isvc(json!({"spec":{"predictor":{"sklearn":{"storageUri":"gs://b"}}}}));

@@ -12,9 +12,7 @@ pub fn sanitize(text: &str) -> String {
     if !text.chars().any(char::is_control) {
         return text.to_string();
     }
-    text.chars()
-        .map(|c| if c.is_control() { c.escape_default().collect::<String>() } else { c.to_string() })
-        .collect()
+    text.chars().map(|c| if c.is_control() { c.escape_default().collect::<String>() } else { c.to_string() }).collect()
 }
 
 /// A kubectl-style table: no borders, columns separated by three spaces, upper-case headers
@@ -97,10 +95,7 @@ mod tests {
             vec!["x".to_string(), "Unknown".to_string(), "90".to_string()],
         ];
         let text = render_table(&["NAME", "READY", "PREV"], &rows, false);
-        assert_eq!(
-            text,
-            "NAME           READY     PREV\nsklearn-iris   True\nx              Unknown   90\n"
-        );
+        assert_eq!(text, "NAME           READY     PREV\nsklearn-iris   True\nx              Unknown   90\n");
     }
 
     #[test]

@@ -13,11 +13,7 @@ pub const FIELD_MANAGER: &str = "kubectl-isvc-canary";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// Set `canaryTrafficPercent` (and maybe the model URI in the given field).
-    Traffic {
-        component: Component,
-        percent: Option<i64>,
-        model: Option<(ModelField, String)>,
-    },
+    Traffic { component: Component, percent: Option<i64>, model: Option<(ModelField, String)> },
     /// Turn the tag-routing annotation on ("true") or remove it.
     TagRouting(bool),
 }
@@ -110,11 +106,7 @@ mod tests {
     use super::*;
 
     fn traffic(percent: Option<i64>, model: Option<(ModelField, &str)>) -> Change {
-        Change::Traffic {
-            component: Component::Predictor,
-            percent,
-            model: model.map(|(f, u)| (f, u.to_string())),
-        }
+        Change::Traffic { component: Component::Predictor, percent, model: model.map(|(f, u)| (f, u.to_string())) }
     }
 
     #[test]

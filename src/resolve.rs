@@ -39,7 +39,10 @@ pub async fn resolve(kube: &Kube, term: &Terminal, name: Option<&str>) -> Result
         _ => {
             let names: Vec<String> = list.iter().map(|i| i.name.clone()).collect();
             match term.pick(&format!("Which InferenceService in {ns}?"), &names)? {
-                Some(chosen) => Ok(list.into_iter().find(|i| i.name == chosen).unwrap_or_else(|| Isvc::from_value(serde_json::Value::Null))),
+                Some(chosen) => Ok(list
+                    .into_iter()
+                    .find(|i| i.name == chosen)
+                    .unwrap_or_else(|| Isvc::from_value(serde_json::Value::Null))),
                 None => Err(fail(
                     Exit::Usage,
                     format!("namespace {ns} has {} InferenceServices ({}): pass NAME", names.len(), names.join(", ")),
@@ -73,7 +76,10 @@ pub async fn explain_not_found(kube: &Kube, err: &anyhow::Error, name: Option<&s
         }
         Ok(_) => match namespace_missing(kube).await {
             Some(e) => e,
-            None => fail(Exit::NotFound, format!("inferenceservice \"{name}\" not found: namespace {ns} has no InferenceService")),
+            None => fail(
+                Exit::NotFound,
+                format!("inferenceservice \"{name}\" not found: namespace {ns} has no InferenceService"),
+            ),
         },
         Err(_) => fail(Exit::NotFound, format!("inferenceservice \"{name}\" not found in namespace {ns}")),
     }

@@ -51,12 +51,7 @@ pub fn check_component(isvc: &Isvc, c: Component) -> Result<(), Fail> {
         return Ok(());
     }
     let present: Vec<&str> = isvc.components().iter().map(|c| c.key()).collect();
-    Err(refuse(format!(
-        "{} has no {} (it has: {}); pick one with --component",
-        isvc.name,
-        c.key(),
-        present.join(", ")
-    )))
+    Err(refuse(format!("{} has no {} (it has: {}); pick one with --component", isvc.name, c.key(), present.join(", "))))
 }
 
 /// A canary is in progress when ctp is above 0 and the latest created revision is not the
@@ -77,10 +72,7 @@ pub fn parse_percent(text: &str) -> Result<i64, Fail> {
     if ok {
         Ok(text.parse().unwrap_or_default())
     } else {
-        Err(Fail::new(
-            Exit::Usage,
-            format!("percent must be an integer from 0 to 100 (got '{text}')"),
-        ))
+        Err(Fail::new(Exit::Usage, format!("percent must be an integer from 0 to 100 (got '{text}')")))
     }
 }
 
@@ -235,7 +227,8 @@ pub fn plan_rollback(isvc: &Isvc, c: Component) -> Result<(Plan, String), Fail> 
 /// `tag-routing on|off`.
 pub fn plan_tag_routing(isvc: &Isvc, on: bool) -> Plan {
     let current = isvc.annotations.get(crate::isvc::TAG_ROUTING_ANNOTATION);
-    let unchanged = if on { current.map(String::as_str) == Some("true") } else { current.map(String::as_str) != Some("true") };
+    let unchanged =
+        if on { current.map(String::as_str) == Some("true") } else { current.map(String::as_str) != Some("true") };
     if unchanged {
         return Plan::Unchanged { notes: vec![] };
     }
@@ -254,15 +247,15 @@ pub fn failure_reason(isvc: &Isvc, c: Component) -> Option<String> {
         return None;
     }
     let config_cond = format!("{}ConfigurationReady", capitalize(c.key()));
-    if let Some(ms) = &isvc.status.model_status {
-        if matches!(ms.transition_status.as_deref(), Some("BlockedByFailedLoad" | "InvalidSpec")) {
-            let info = ms.last_failure_info.clone().unwrap_or_default();
-            return Some(format!(
-                "{}: {}",
-                info.reason.unwrap_or_else(|| ms.transition_status.clone().unwrap_or_default()),
-                info.message.unwrap_or_default().trim()
-            ));
-        }
+    if let Some(ms) = &isvc.status.model_status
+        && matches!(ms.transition_status.as_deref(), Some("BlockedByFailedLoad" | "InvalidSpec"))
+    {
+        let info = ms.last_failure_info.clone().unwrap_or_default();
+        return Some(format!(
+            "{}: {}",
+            info.reason.unwrap_or_else(|| ms.transition_status.clone().unwrap_or_default()),
+            info.message.unwrap_or_default().trim()
+        ));
     }
     isvc.condition(&config_cond).filter(|cond| cond.status == "False").map(|cond| {
         format!("{}: {}", cond.reason.clone().unwrap_or_default(), cond.message.clone().unwrap_or_default())
@@ -280,9 +273,10 @@ pub fn expand_revision(isvc: &Isvc, c: Component, rev: &str) -> Result<String, F
         return Ok(rev.to_string());
     }
     let n: u64 = rev.parse().map_err(|_| Fail::new(Exit::Usage, format!("invalid revision number '{rev}'")))?;
-    let prefix = isvc.component_status(c).revision_prefix().ok_or_else(|| {
-        refuse(format!("{} has no revision yet, so --expect-revision {rev} cannot match", isvc.name))
-    })?;
+    let prefix = isvc
+        .component_status(c)
+        .revision_prefix()
+        .ok_or_else(|| refuse(format!("{} has no revision yet, so --expect-revision {rev} cannot match", isvc.name)))?;
     Ok(format!("{prefix}{n:05}"))
 }
 
@@ -309,15 +303,21 @@ mod tests {
 
     /// §4.5-1 after first deploy: r1 rolled out.
     fn deployed() -> Isvc {
-        isvc(None, json!({"latestCreatedRevision": R1, "latestReadyRevision": R1, "latestRolledoutRevision": R1,
-            "traffic": [{"latestRevision": true, "percent": 100, "revisionName": R1}]}))
+        isvc(
+            None,
+            json!({"latestCreatedRevision": R1, "latestReadyRevision": R1, "latestRolledoutRevision": R1,
+            "traffic": [{"latestRevision": true, "percent": 100, "revisionName": R1}]}),
+        )
     }
 
     /// §4.5-2: canary of r2 at 10%, r2 ready.
     fn canary() -> Isvc {
-        isvc(Some(10), json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R1,
+        isvc(
+            Some(10),
+            json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R1,
             "traffic": [{"latestRevision": true, "percent": 10, "revisionName": R2},
-                        {"latestRevision": false, "percent": 90, "revisionName": R1, "tag": "prev"}]}))
+                        {"latestRevision": false, "percent": 90, "revisionName": R1, "tag": "prev"}]}),
+        )
     }
 
     /// §4.5-2 while r2 is still starting.
@@ -327,8 +327,11 @@ mod tests {
 
     /// §4.5-4: promoted r2 (PRO r1).
     fn promoted() -> Isvc {
-        isvc(None, json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R2,
-            "previousRolledoutRevision": R1}))
+        isvc(
+            None,
+            json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R2,
+            "previousRolledoutRevision": R1}),
+        )
     }
 
     #[test]
@@ -376,7 +379,11 @@ mod tests {
         assert_eq!(
             plan,
             Plan::Write {
-                change: Change::Traffic { component: Component::Predictor, percent: Some(10), model: Some((ModelField::Model, "gs://m2".into())) },
+                change: Change::Traffic {
+                    component: Component::Predictor,
+                    percent: Some(10),
+                    model: Some((ModelField::Model, "gs://m2".into()))
+                },
                 notes: vec![]
             }
         );
@@ -384,7 +391,10 @@ mod tests {
 
     #[test]
     fn set_same_percent_is_unchanged() {
-        assert!(matches!(plan_set(&canary(), Component::Predictor, 10, None, false, false, false), Ok(Plan::Unchanged { .. })));
+        assert!(matches!(
+            plan_set(&canary(), Component::Predictor, 10, None, false, false, false),
+            Ok(Plan::Unchanged { .. })
+        ));
     }
 
     #[test]
@@ -400,7 +410,10 @@ mod tests {
         let err = plan_set(&promoted(), Component::Predictor, 20, None, false, false, false).unwrap_err();
         assert_eq!(err.exit, Exit::Refused);
         assert!(err.message.contains("--split-with-previous"));
-        assert!(matches!(plan_set(&promoted(), Component::Predictor, 20, None, true, false, false), Ok(Plan::Write { .. })));
+        assert!(matches!(
+            plan_set(&promoted(), Component::Predictor, 20, None, true, false, false),
+            Ok(Plan::Write { .. })
+        ));
         // With only one rollout (PRO empty) the split stays on one revision: allowed.
         assert!(plan_set(&deployed(), Component::Predictor, 20, None, false, false, false).is_ok());
     }
@@ -424,7 +437,9 @@ mod tests {
 
     #[test]
     fn model_uri_on_custom_container_is_refused() {
-        let custom = Isvc::from_value(json!({"metadata": {"name": "c"}, "spec": {"predictor": {"containers": [{"image": "x"}]}}}));
+        let custom = Isvc::from_value(
+            json!({"metadata": {"name": "c"}, "spec": {"predictor": {"containers": [{"image": "x"}]}}}),
+        );
         let err = plan_set(&custom, Component::Predictor, 10, Some("gs://x"), false, false, false).unwrap_err();
         assert_eq!(err.exit, Exit::Refused);
     }
@@ -433,7 +448,10 @@ mod tests {
     fn set_100_is_promote() {
         let plan = plan_set(&canary(), Component::Predictor, 100, None, false, false, false).unwrap();
         assert!(matches!(plan, Plan::Write { change: Change::Traffic { percent: None, .. }, .. }));
-        assert!(matches!(plan_set(&promoted(), Component::Predictor, 100, None, false, false, false), Ok(Plan::Unchanged { .. })));
+        assert!(matches!(
+            plan_set(&promoted(), Component::Predictor, 100, None, false, false, false),
+            Ok(Plan::Unchanged { .. })
+        ));
     }
 
     #[test]
@@ -468,8 +486,11 @@ mod tests {
     #[test]
     fn rollback_already_pinned_is_unchanged() {
         // §4.5-6 final state: ctp 0, LRO = PRO = r1.
-        let pinned = isvc(Some(0), json!({"latestCreatedRevision": R2, "latestReadyRevision": R2,
-            "latestRolledoutRevision": R1, "previousRolledoutRevision": R1}));
+        let pinned = isvc(
+            Some(0),
+            json!({"latestCreatedRevision": R2, "latestReadyRevision": R2,
+            "latestRolledoutRevision": R1, "previousRolledoutRevision": R1}),
+        );
         assert!(matches!(plan_rollback(&pinned, Component::Predictor), Ok((Plan::Unchanged { .. }, _))));
     }
 

@@ -21,11 +21,7 @@ pub fn current(isvc: &Isvc, c: Component) -> Vec<Split> {
     isvc.component_status(c)
         .traffic
         .iter()
-        .map(|t| Split {
-            revision: t.revision().to_string(),
-            percent: t.pct(),
-            tag: t.tag.clone().unwrap_or_default(),
-        })
+        .map(|t| Split { revision: t.revision().to_string(), percent: t.pct(), tag: t.tag.clone().unwrap_or_default() })
         .collect()
 }
 
@@ -35,7 +31,9 @@ pub fn current(isvc: &Isvc, c: Component) -> Vec<Split> {
 pub fn predicted(isvc: &Isvc, c: Component, change: &Change) -> Vec<Split> {
     let s = isvc.component_status(c);
     let (ctp, template_change, tag_routing) = match change {
-        Change::Traffic { component, percent, model } if *component == c => (*percent, model.is_some(), isvc.tag_routing()),
+        Change::Traffic { component, percent, model } if *component == c => {
+            (*percent, model.is_some(), isvc.tag_routing())
+        }
         Change::Traffic { .. } => (isvc.ctp(c), false, isvc.tag_routing()),
         Change::TagRouting(on) => (isvc.ctp(c), *on != isvc.tag_routing(), *on),
     };
@@ -57,7 +55,14 @@ pub fn predicted(isvc: &Isvc, c: Component, change: &Change) -> Vec<Split> {
 pub fn preview(before: &[Split], after: &[Split]) -> String {
     let fmt = |rows: &[Split]| -> Vec<String> {
         rows.iter()
-            .map(|s| format!("{}% {}{}", s.percent, s.revision, if s.tag.is_empty() { String::new() } else { format!(" ({})", s.tag) }))
+            .map(|s| {
+                format!(
+                    "{}% {}{}",
+                    s.percent,
+                    s.revision,
+                    if s.tag.is_empty() { String::new() } else { format!(" ({})", s.tag) }
+                )
+            })
             .collect()
     };
     let (b, a) = (fmt(before), fmt(after));
@@ -84,20 +89,32 @@ mod tests {
 
     #[test]
     fn promote_predicts_one_entry_at_100() {
-        let after = predicted(&canary(), Component::Predictor, &Change::Traffic { component: Component::Predictor, percent: None, model: None });
+        let after = predicted(
+            &canary(),
+            Component::Predictor,
+            &Change::Traffic { component: Component::Predictor, percent: None, model: None },
+        );
         assert_eq!(after, vec![Split { revision: "m-predictor-00002".into(), percent: 100, tag: String::new() }]);
     }
 
     #[test]
     fn rollback_predicts_prev_at_100() {
-        let after = predicted(&canary(), Component::Predictor, &Change::Traffic { component: Component::Predictor, percent: Some(0), model: None });
+        let after = predicted(
+            &canary(),
+            Component::Predictor,
+            &Change::Traffic { component: Component::Predictor, percent: Some(0), model: None },
+        );
         assert_eq!(after[0].percent, 0);
         assert_eq!(after[1], Split { revision: "m-predictor-00001".into(), percent: 100, tag: "prev".into() });
     }
 
     #[test]
     fn new_model_predicts_a_new_revision() {
-        let change = Change::Traffic { component: Component::Predictor, percent: Some(20), model: Some((ModelField::Model, "gs://3".into())) };
+        let change = Change::Traffic {
+            component: Component::Predictor,
+            percent: Some(20),
+            model: Some((ModelField::Model, "gs://3".into())),
+        };
         let after = predicted(&canary(), Component::Predictor, &change);
         assert_eq!(after[0].revision, NEW_REVISION);
         assert_eq!(after[1].percent, 80);
@@ -111,7 +128,10 @@ mod tests {
 
     #[test]
     fn preview_shows_both_sides() {
-        let text = preview(&current(&canary(), Component::Predictor), &[Split { revision: "r".into(), percent: 100, tag: String::new() }]);
+        let text = preview(
+            &current(&canary(), Component::Predictor),
+            &[Split { revision: "r".into(), percent: 100, tag: String::new() }],
+        );
         assert!(text.starts_with("BEFORE"));
         assert!(text.contains("10% m-predictor-00002"));
         assert!(text.contains("100% r"));

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cli::Component;
-use crate::isvc::{Condition, Isvc, ISVC_LABEL, REVISION_LABEL, SOURCE_URI_ANNOTATION};
+use crate::isvc::{Condition, ISVC_LABEL, Isvc, REVISION_LABEL, SOURCE_URI_ANNOTATION};
 use crate::output::{Color, paint, render_table, sanitize};
 use crate::rules::{capitalize, failure_reason};
 
@@ -122,7 +122,8 @@ pub fn pods_from_table(table: &Value) -> Vec<PodView> {
             let cells = row.get("cells").and_then(Value::as_array).cloned().unwrap_or_default();
             let cell = |name: &str| index(name).and_then(|i| cells.get(i)).map(cell_text).unwrap_or_default();
             let labels = row.pointer("/object/metadata/labels");
-            let label = |key: &str| labels.and_then(|l| l.get(key)).and_then(Value::as_str).unwrap_or_default().to_string();
+            let label =
+                |key: &str| labels.and_then(|l| l.get(key)).and_then(Value::as_str).unwrap_or_default().to_string();
             let restarts_text = cell("Restarts");
             PodView {
                 name: cell("Name"),
@@ -166,10 +167,8 @@ pub fn isvc_rows(table: &Value, with_namespace: bool, wide: bool) -> (Vec<String
         .filter(|(_, d)| wide || d.get("priority").and_then(Value::as_i64).unwrap_or(0) == 0)
         .map(|(i, _)| i)
         .collect();
-    let mut headers: Vec<String> = shown
-        .iter()
-        .map(|i| defs[*i].get("name").and_then(Value::as_str).unwrap_or_default().to_uppercase())
-        .collect();
+    let mut headers: Vec<String> =
+        shown.iter().map(|i| defs[*i].get("name").and_then(Value::as_str).unwrap_or_default().to_uppercase()).collect();
     if with_namespace {
         headers.insert(0, "NAMESPACE".into());
     }
@@ -180,7 +179,10 @@ pub fn isvc_rows(table: &Value, with_namespace: bool, wide: bool) -> (Vec<String
         let mut out: Vec<String> = shown.iter().map(|i| cells.get(*i).map(cell_text).unwrap_or_default()).collect();
         let object = row.get("object").cloned().unwrap_or(Value::Null);
         if with_namespace {
-            out.insert(0, object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default().to_string());
+            out.insert(
+                0,
+                object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default().to_string(),
+            );
         }
         rows.push(out);
         objects.push(object);
@@ -248,7 +250,13 @@ pub fn build(isvc: &Isvc, revisions: &Revisions, pods: &[PodView]) -> IsvcView {
 }
 
 /// The detail sections printed under the table for one InferenceService.
-pub fn render_details(view: &IsvcView, revisions: &Revisions, pods_note: Option<&str>, no_headers: bool, color: bool) -> String {
+pub fn render_details(
+    view: &IsvcView,
+    revisions: &Revisions,
+    pods_note: Option<&str>,
+    no_headers: bool,
+    color: bool,
+) -> String {
     let mut out = String::new();
     for (key, c) in &view.components {
         let desired = match c.desired_percent {
@@ -285,7 +293,11 @@ pub fn render_details(view: &IsvcView, revisions: &Revisions, pods_note: Option<
         if rows.is_empty() {
             out.push_str("no traffic yet (no revision is ready)\n");
         } else {
-            out.push_str(&render_table(&["REVISION", "MODEL", "TRAFFIC", "TAG", "LATEST", "READY", "URL"], &rows, no_headers));
+            out.push_str(&render_table(
+                &["REVISION", "MODEL", "TRAFFIC", "TAG", "LATEST", "READY", "URL"],
+                &rows,
+                no_headers,
+            ));
         }
         out.push_str(&format!(
             "latest created {}, latest ready {}, rolled out {}, previous {}\n",

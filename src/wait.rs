@@ -84,13 +84,8 @@ pub enum Verdict {
 
 /// Revisions that must have a ready pod: those with a non-zero percent.
 pub fn serving_revisions(isvc: &Isvc, c: Component) -> Vec<String> {
-    let mut out: Vec<String> = isvc
-        .component_status(c)
-        .traffic
-        .iter()
-        .filter(|t| t.pct() > 0)
-        .map(|t| t.revision().to_string())
-        .collect();
+    let mut out: Vec<String> =
+        isvc.component_status(c).traffic.iter().filter(|t| t.pct() > 0).map(|t| t.revision().to_string()).collect();
     out.dedup();
     out
 }
@@ -114,11 +109,13 @@ pub fn judge(isvc: &Isvc, req: &WaitRequest, ready_pods: Option<&[String]>) -> V
         Goal::Split(n) => {
             let ok_latest = latest.is_some_and(|t| t.pct() == *n && t.revision() == s.lcr()) && s.lcr() == s.lrr();
             let ok_prev = prev.is_some_and(|t| t.pct() == 100 - n && t.revision() == s.lro());
-            (!(ok_latest && ok_prev)).then(|| format!("waiting for {n}% on {} and {}% on {}", dash(s.lcr()), 100 - n, dash(s.lro())))
+            (!(ok_latest && ok_prev))
+                .then(|| format!("waiting for {n}% on {} and {}% on {}", dash(s.lcr()), 100 - n, dash(s.lro())))
         }
         Goal::Pinned(target) => {
             let target = target.clone().unwrap_or_else(|| s.lro().to_string());
-            let ok = latest.is_some_and(|t| t.pct() == 0) && prev.is_some_and(|t| t.pct() == 100 && t.revision() == target);
+            let ok =
+                latest.is_some_and(|t| t.pct() == 0) && prev.is_some_and(|t| t.pct() == 100 && t.revision() == target);
             (!ok).then(|| format!("waiting for 100% on {}", dash(&target)))
         }
         Goal::Promoted => {
@@ -141,10 +138,10 @@ pub fn judge(isvc: &Isvc, req: &WaitRequest, ready_pods: Option<&[String]>) -> V
             return Verdict::Waiting(format!("waiting for {cond}"));
         }
     }
-    if let Some(ready) = ready_pods {
-        if let Some(missing) = serving_revisions(isvc, c).into_iter().find(|r| !ready.contains(r)) {
-            return Verdict::Waiting(format!("waiting for a ready pod of {missing}"));
-        }
+    if let Some(ready) = ready_pods
+        && let Some(missing) = serving_revisions(isvc, c).into_iter().find(|r| !ready.contains(r))
+    {
+        return Verdict::Waiting(format!("waiting for a ready pod of {missing}"));
     }
     Verdict::Done
 }
@@ -157,24 +154,25 @@ pub fn failure_signal(isvc: &Isvc, req: &WaitRequest) -> Option<String> {
         Some(before) => s.lcr() != before && !s.lcr().is_empty(),
         None => req.goal.needs_latest(),
     };
-    if let Some(ready) = isvc.condition(&format!("{}Ready", crate::rules::capitalize(c.key()))) {
-        if ready.reason.as_deref() == Some("ReconcileFailed") && ready.status == "False" {
-            return Some(format!("ReconcileFailed: {}", ready.message.clone().unwrap_or_default()));
-        }
+    if let Some(ready) = isvc.condition(&format!("{}Ready", crate::rules::capitalize(c.key())))
+        && ready.reason.as_deref() == Some("ReconcileFailed")
+        && ready.status == "False"
+    {
+        return Some(format!("ReconcileFailed: {}", ready.message.clone().unwrap_or_default()));
     }
     if !concerned || s.lcr() == s.lrr() {
         return None;
     }
-    if let Some(ms) = &isvc.status.model_status {
-        if let Some(t @ ("BlockedByFailedLoad" | "InvalidSpec")) = ms.transition_status.as_deref() {
-            let info = ms.last_failure_info.clone().unwrap_or_default();
-            return Some(format!(
-                "{} {}: {}",
-                s.lcr(),
-                info.reason.unwrap_or_else(|| t.to_string()),
-                info.message.unwrap_or_default().trim()
-            ));
-        }
+    if let Some(ms) = &isvc.status.model_status
+        && let Some(t @ ("BlockedByFailedLoad" | "InvalidSpec")) = ms.transition_status.as_deref()
+    {
+        let info = ms.last_failure_info.clone().unwrap_or_default();
+        return Some(format!(
+            "{} {}: {}",
+            s.lcr(),
+            info.reason.unwrap_or_else(|| t.to_string()),
+            info.message.unwrap_or_default().trim()
+        ));
     }
     isvc.condition(&configuration_condition(c)).filter(|x| x.status == "False").map(|x| {
         format!("{} {}: {}", s.lcr(), x.reason.clone().unwrap_or_default(), x.message.clone().unwrap_or_default())
@@ -218,18 +216,18 @@ impl Waiter {
         let min_scale = min_scale(&self.last, req.component);
         loop {
             let isvc = self.last.clone();
-            if let Some(guard) = &req.guarded_spec {
-                if &crate::cmd::spec_fingerprint(&isvc, req.component) != guard {
-                    spinner.finish_and_clear();
-                    return Err(fail(
-                        Exit::Refused,
-                        format!(
-                            "{} was changed by someone else while waiting ({}): stopped waiting",
-                            self.name,
-                            crate::cmd::last_writer(&isvc)
-                        ),
-                    ));
-                }
+            if let Some(guard) = &req.guarded_spec
+                && &crate::cmd::spec_fingerprint(&isvc, req.component) != guard
+            {
+                spinner.finish_and_clear();
+                return Err(fail(
+                    Exit::Refused,
+                    format!(
+                        "{} was changed by someone else while waiting ({}): stopped waiting",
+                        self.name,
+                        crate::cmd::last_writer(&isvc)
+                    ),
+                ));
             }
             let mut verdict = judge(&isvc, req, None);
             if verdict == Verdict::Done && can_list_pods && min_scale > 0 {
@@ -243,7 +241,12 @@ impl Waiter {
                 Verdict::Done => {
                     spinner.finish_and_clear();
                     if isvc.ready() != "True" {
-                        term.warn(&format!("{} is not Ready ({}): see `kubectl isvc-canary status {}`", self.name, dash(isvc.ready()), self.name));
+                        term.warn(&format!(
+                            "{} is not Ready ({}): see `kubectl isvc-canary status {}`",
+                            self.name,
+                            dash(isvc.ready()),
+                            self.name
+                        ));
                     }
                     return Ok(isvc);
                 }
@@ -271,7 +274,11 @@ impl Waiter {
                 spinner.finish_and_clear();
                 return Err(fail(
                     Exit::Timeout,
-                    format!("timed out after {} {phase} (last seen: {})", crate::duration::format_duration(req.timeout), summary(&isvc, req.component)),
+                    format!(
+                        "timed out after {} {phase} (last seen: {})",
+                        crate::duration::format_duration(req.timeout),
+                        summary(&isvc, req.component)
+                    ),
                 ));
             }
             // Re-judge at least every second (fail windows, pods), else on the next event.
@@ -325,7 +332,12 @@ impl Waiter {
                         self.resource_version = rv.to_string();
                     }
                 }
-                "DELETED" => return Err(fail(Exit::NotFound, format!("inferenceservice {} was deleted while waiting", self.name))),
+                "DELETED" => {
+                    return Err(fail(
+                        Exit::NotFound,
+                        format!("inferenceservice {} was deleted while waiting", self.name),
+                    ));
+                }
                 "ERROR" => {
                     // 410 Gone: start again from a fresh read.
                     self.stream = None;
@@ -354,10 +366,18 @@ pub fn ready_revisions(list: &Value) -> Vec<String> {
         .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
         .filter(|p| {
             p.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|cs| {
-                cs.iter().any(|c| c.get("type").and_then(Value::as_str) == Some("Ready") && c.get("status").and_then(Value::as_str) == Some("True"))
+                cs.iter().any(|c| {
+                    c.get("type").and_then(Value::as_str) == Some("Ready")
+                        && c.get("status").and_then(Value::as_str) == Some("True")
+                })
             })
         })
-        .filter_map(|p| p.pointer("/metadata/labels").and_then(|l| l.get(REVISION_LABEL)).and_then(Value::as_str).map(str::to_string))
+        .filter_map(|p| {
+            p.pointer("/metadata/labels")
+                .and_then(|l| l.get(REVISION_LABEL))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .collect();
     out.sort();
     out.dedup();
@@ -375,7 +395,9 @@ pub fn summary(isvc: &Isvc, c: Component) -> String {
     let split: Vec<String> = s
         .traffic
         .iter()
-        .map(|t| format!("{}:{}%{}", t.revision(), t.pct(), t.tag.as_deref().map(|g| format!("({g})")).unwrap_or_default()))
+        .map(|t| {
+            format!("{}:{}%{}", t.revision(), t.pct(), t.tag.as_deref().map(|g| format!("({g})")).unwrap_or_default())
+        })
         .collect();
     format!(
         "ready {}, traffic [{}], latest created {}, latest ready {}",
@@ -416,16 +438,31 @@ mod tests {
     }
 
     fn req(goal: Goal) -> WaitRequest {
-        WaitRequest { component: Component::Predictor, goal, new_revision_after: None, timeout: Duration::from_secs(1), fail_window: Duration::from_secs(1), guarded_spec: None }
+        WaitRequest {
+            component: Component::Predictor,
+            goal,
+            new_revision_after: None,
+            timeout: Duration::from_secs(1),
+            fail_window: Duration::from_secs(1),
+            guarded_spec: None,
+        }
     }
 
     #[test]
     fn split_done_needs_latest_on_new_ready_revision() {
-        let pending = isvc(Some(10), json!({"latestCreatedRevision": R2, "latestReadyRevision": R1, "latestRolledoutRevision": R1,
-            "traffic": [{"latestRevision": true, "percent": 10, "revisionName": R1}, {"percent": 90, "revisionName": R1, "tag": "prev", "latestRevision": false}]}), true);
+        let pending = isvc(
+            Some(10),
+            json!({"latestCreatedRevision": R2, "latestReadyRevision": R1, "latestRolledoutRevision": R1,
+            "traffic": [{"latestRevision": true, "percent": 10, "revisionName": R1}, {"percent": 90, "revisionName": R1, "tag": "prev", "latestRevision": false}]}),
+            true,
+        );
         assert!(matches!(judge(&pending, &req(Goal::Split(10)), None), Verdict::Waiting(_)));
-        let done = isvc(Some(10), json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R1,
-            "traffic": [{"latestRevision": true, "percent": 10, "revisionName": R2}, {"percent": 90, "revisionName": R1, "tag": "prev", "latestRevision": false}]}), true);
+        let done = isvc(
+            Some(10),
+            json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R1,
+            "traffic": [{"latestRevision": true, "percent": 10, "revisionName": R2}, {"percent": 90, "revisionName": R1, "tag": "prev", "latestRevision": false}]}),
+            true,
+        );
         assert_eq!(judge(&done, &req(Goal::Split(10)), None), Verdict::Done);
         let pods = vec![R2.to_string()];
         assert!(matches!(judge(&done, &req(Goal::Split(10)), Some(&pods)), Verdict::Waiting(p) if p.contains(R1)));
@@ -434,37 +471,63 @@ mod tests {
     #[test]
     fn transient_rollback_pass_is_not_done() {
         // §4.5-6 pass 1: prev still names r2 (the new revision) at 100%.
-        let pass1 = isvc(Some(0), json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R1,
+        let pass1 = isvc(
+            Some(0),
+            json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R1,
             "previousRolledoutRevision": R1,
-            "traffic": [{"latestRevision": true, "percent": 0, "revisionName": R2}, {"percent": 100, "revisionName": R2, "tag": "prev", "latestRevision": false}]}), true);
+            "traffic": [{"latestRevision": true, "percent": 0, "revisionName": R2}, {"percent": 100, "revisionName": R2, "tag": "prev", "latestRevision": false}]}),
+            true,
+        );
         assert!(matches!(judge(&pass1, &req(Goal::Pinned(Some(R1.into()))), None), Verdict::Waiting(_)));
-        let pass2 = isvc(Some(0), json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R1,
+        let pass2 = isvc(
+            Some(0),
+            json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R1,
             "previousRolledoutRevision": R1,
-            "traffic": [{"latestRevision": true, "percent": 0, "revisionName": R2}, {"percent": 100, "revisionName": R1, "tag": "prev", "latestRevision": false}]}), true);
+            "traffic": [{"latestRevision": true, "percent": 0, "revisionName": R2}, {"percent": 100, "revisionName": R1, "tag": "prev", "latestRevision": false}]}),
+            true,
+        );
         assert_eq!(judge(&pass2, &req(Goal::Pinned(Some(R1.into()))), None), Verdict::Done);
     }
 
     #[test]
     fn promoted_needs_one_entry_and_markers() {
-        let mid = isvc(None, json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R1,
-            "traffic": [{"latestRevision": true, "percent": 100, "revisionName": R2}]}), true);
+        let mid = isvc(
+            None,
+            json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R1,
+            "traffic": [{"latestRevision": true, "percent": 100, "revisionName": R2}]}),
+            true,
+        );
         assert!(matches!(judge(&mid, &req(Goal::Promoted), None), Verdict::Waiting(_)));
-        let done = isvc(None, json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R2,
-            "traffic": [{"latestRevision": true, "percent": 100, "revisionName": R2}]}), true);
+        let done = isvc(
+            None,
+            json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R2,
+            "traffic": [{"latestRevision": true, "percent": 100, "revisionName": R2}]}),
+            true,
+        );
         assert_eq!(judge(&done, &req(Goal::Promoted), None), Verdict::Done);
     }
 
     #[test]
     fn route_condition_must_be_true() {
-        let done_but_route = isvc(None, json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R2,
-            "traffic": [{"latestRevision": true, "percent": 100, "revisionName": R2}]}), false);
-        assert!(matches!(judge(&done_but_route, &req(Goal::Promoted), None), Verdict::Waiting(p) if p.contains("PredictorRouteReady")));
+        let done_but_route = isvc(
+            None,
+            json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R2,
+            "traffic": [{"latestRevision": true, "percent": 100, "revisionName": R2}]}),
+            false,
+        );
+        assert!(
+            matches!(judge(&done_but_route, &req(Goal::Promoted), None), Verdict::Waiting(p) if p.contains("PredictorRouteReady"))
+        );
     }
 
     #[test]
     fn template_change_needs_a_new_revision() {
-        let same = isvc(None, json!({"latestCreatedRevision": R1, "latestReadyRevision": R1, "latestRolledoutRevision": R1,
-            "traffic": [{"latestRevision": true, "percent": 100, "revisionName": R1}]}), true);
+        let same = isvc(
+            None,
+            json!({"latestCreatedRevision": R1, "latestReadyRevision": R1, "latestRolledoutRevision": R1,
+            "traffic": [{"latestRevision": true, "percent": 100, "revisionName": R1}]}),
+            true,
+        );
         let mut r = req(Goal::Promoted);
         r.new_revision_after = Some(R1.into());
         assert!(matches!(judge(&same, &r, None), Verdict::Waiting(p) if p.contains("new revision")));
@@ -472,7 +535,12 @@ mod tests {
 
     #[test]
     fn failed_load_is_a_failure_signal_only_for_the_needed_revision() {
-        let mut raw = isvc(Some(10), json!({"latestCreatedRevision": R2, "latestReadyRevision": R1, "latestRolledoutRevision": R1}), true).raw;
+        let mut raw = isvc(
+            Some(10),
+            json!({"latestCreatedRevision": R2, "latestReadyRevision": R1, "latestRolledoutRevision": R1}),
+            true,
+        )
+        .raw;
         raw["status"]["modelStatus"] = json!({"transitionStatus": "BlockedByFailedLoad", "lastFailureInfo": {"reason": "ModelLoadFailed", "message": "x"}});
         let failing = Isvc::from_value(raw);
         let mut r = req(Goal::Split(10));

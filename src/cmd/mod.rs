@@ -85,7 +85,11 @@ fn check_output(global: &GlobalArgs, allowed: &[OutputFormat]) -> Result<()> {
             let names: Vec<String> = allowed.iter().map(|f| format!("{f:?}").to_lowercase()).collect();
             Err(fail(
                 Exit::Usage,
-                format!("-o {} is not available here (use one of: {})", format!("{f:?}").to_lowercase(), names.join(", ")),
+                format!(
+                    "-o {} is not available here (use one of: {})",
+                    format!("{f:?}").to_lowercase(),
+                    names.join(", ")
+                ),
             ))
         }
         _ => Ok(()),

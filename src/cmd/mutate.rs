@@ -40,7 +40,12 @@ pub struct WaitFlags {
     pub fail_window: Duration,
 }
 
-pub fn wait_flags(wait: bool, timeout: Option<&str>, fail_window: Option<&str>, require_wait: bool) -> Result<WaitFlags> {
+pub fn wait_flags(
+    wait: bool,
+    timeout: Option<&str>,
+    fail_window: Option<&str>,
+    require_wait: bool,
+) -> Result<WaitFlags> {
     if require_wait && !wait && (timeout.is_some() || fail_window.is_some()) {
         return Err(fail(Exit::Usage, "--timeout and --fail-window only apply with --wait"));
     }
@@ -138,7 +143,13 @@ pub async fn run(
             eprintln!("{}/{} @ {}", isvc.namespace, isvc.name, kube.context);
             let component = m.component.unwrap_or(Component::Predictor);
             if dry_run.is_some() || term.interactive && !term.yes {
-                eprint!("{}", traffic::preview(&traffic::current(&isvc, component), &traffic::predicted(&isvc, component, &change)));
+                eprint!(
+                    "{}",
+                    traffic::preview(
+                        &traffic::current(&isvc, component),
+                        &traffic::predicted(&isvc, component, &change)
+                    )
+                );
                 eprintln!("patch: {}", serde_json::to_string(&display_patch(&change))?);
             }
             if dry_run == Some(DryRun::Client) {
@@ -161,7 +172,8 @@ pub async fn run(
             Ok(written) => {
                 if let Some(waiter) = waiter {
                     let component = m.component.unwrap_or(Component::Predictor);
-                    let template_change = matches!(&change, Change::TagRouting(_) | Change::Traffic { model: Some(_), .. });
+                    let template_change =
+                        matches!(&change, Change::TagRouting(_) | Change::Traffic { model: Some(_), .. });
                     let request = WaitRequest {
                         component,
                         goal: goal(&written, &change),
@@ -204,7 +216,10 @@ pub async fn run(
                 isvc = fresh;
             }
             Err(e) if is_conflict(&e, kind) => {
-                return Err(fail(Exit::Refused, format!("{e:#}: the object kept changing after {MAX_RETRIES} retries")));
+                return Err(fail(
+                    Exit::Refused,
+                    format!("{e:#}: the object kept changing after {MAX_RETRIES} retries"),
+                ));
             }
             Err(e) if kind == PatchKind::Json && exit_of(&e) == Exit::Refused => {
                 // A failed `test` of --expect-revision: say what the revisions are now.
@@ -232,7 +247,9 @@ pub async fn run(
 fn is_conflict(err: &anyhow::Error, kind: PatchKind) -> bool {
     let text = format!("{err:#}");
     match kind {
-        PatchKind::Merge => text.contains("the object has been modified") || text.contains("Operation cannot be fulfilled"),
+        PatchKind::Merge => {
+            text.contains("the object has been modified") || text.contains("Operation cannot be fulfilled")
+        }
         PatchKind::Json => text.contains("/metadata/resourceVersion"),
     }
 }
@@ -269,7 +286,11 @@ fn undo_hint(before: &Isvc, change: &Change) -> String {
     match change {
         Change::TagRouting(on) => format!("{target}tag-routing {} {}", before.name, if *on { "off" } else { "on" }),
         Change::Traffic { component, model, .. } => {
-            let comp = if *component == Component::Predictor { String::new() } else { format!(" --component {}", component.key()) };
+            let comp = if *component == Component::Predictor {
+                String::new()
+            } else {
+                format!(" --component {}", component.key())
+            };
             let model = match (model, before.model_uri(*component)) {
                 (Some(_), Some(old)) => format!(" --model-uri {old}"),
                 _ => String::new(),

@@ -48,7 +48,20 @@ pub async fn run(ctx: &Ctx, args: &RollbackArgs) -> Result<Exit> {
             ));
         }
     }
-    let m = Mutation { name: None, pre_read: Some(isvc), component: Some(c), write: &args.write, expect_revision: None, verb: "rolled back" };
+    let m = Mutation {
+        name: None,
+        pre_read: Some(isvc),
+        component: Some(c),
+        write: &args.write,
+        expect_revision: None,
+        verb: "rolled back",
+    };
     let target_for_wait = target.clone();
-    mutate::run(ctx, m, |i| plan_rollback(i, c).map(|(p, _)| p), move |_, _| Goal::Pinned(Some(target_for_wait.clone()))).await
+    mutate::run(
+        ctx,
+        m,
+        |i| plan_rollback(i, c).map(|(p, _)| p),
+        move |_, _| Goal::Pinned(Some(target_for_wait.clone())),
+    )
+    .await
 }

@@ -19,7 +19,13 @@ pub async fn run(ctx: &Ctx, args: &SetArgs) -> Result<Exit> {
     if let Some(uri) = &args.model_uri {
         validate_model_uri(uri)?;
     }
-    let verb = if percent == 100 { "promoted" } else if percent == 0 { "rolled back" } else { "canary set" };
+    let verb = if percent == 100 {
+        "promoted"
+    } else if percent == 0 {
+        "rolled back"
+    } else {
+        "canary set"
+    };
     let m = Mutation {
         pre_read: None,
         name,

@@ -44,7 +44,9 @@ impl Snapshot {
         let wide = ctx.output() == Some(OutputFormat::Wide);
         let table = match kube.isvc_table(ns, args.name.as_deref(), args.selector.as_deref()).await {
             Ok(t) => t,
-            Err(e) if exit_of(&e) == Exit::NotFound => return Err(explain_not_found(kube, &e, args.name.as_deref()).await),
+            Err(e) if exit_of(&e) == Exit::NotFound => {
+                return Err(explain_not_found(kube, &e, args.name.as_deref()).await);
+            }
             Err(e) => return Err(e),
         };
         let (headers, rows, objects) = view::isvc_rows(&table, args.all_namespaces, wide);
@@ -71,14 +73,24 @@ impl Snapshot {
             Some(OutputFormat::Yaml) => to_yaml(&self.structured(args)),
             _ => {
                 if self.rows.is_empty() {
-                    let scope = if args.all_namespaces { String::new() } else { format!(" in {} namespace", ctx.kube.namespace) };
+                    let scope = if args.all_namespaces {
+                        String::new()
+                    } else {
+                        format!(" in {} namespace", ctx.kube.namespace)
+                    };
                     eprintln!("No resources found{scope}.");
                     return Ok(String::new());
                 }
                 let headers: Vec<&str> = self.headers.iter().map(String::as_str).collect();
                 let mut out = render_table(&headers, &self.rows, no_headers);
                 if let (Some(view), Some((revisions, pods_note))) = (self.views.first(), &self.detail) {
-                    out.push_str(&view::render_details(view, revisions, pods_note.as_deref(), no_headers, ctx.term.color && std::io::stdout().is_terminal()));
+                    out.push_str(&view::render_details(
+                        view,
+                        revisions,
+                        pods_note.as_deref(),
+                        no_headers,
+                        ctx.term.color && std::io::stdout().is_terminal(),
+                    ));
                 }
                 Ok(out)
             }
@@ -99,7 +111,9 @@ async fn read_children(ctx: &Ctx, isvc: &Isvc) -> Result<(Revisions, Vec<PodView
     let selector = view::pod_selector(&isvc.name);
     let revisions = match kube.list_revisions(&isvc.namespace, &selector).await {
         Ok(items) => Revisions::from_list(&items),
-        Err(e) => Revisions { unreadable: Some(reason(&e, "list revisions.serving.knative.dev")), ..Default::default() },
+        Err(e) => {
+            Revisions { unreadable: Some(reason(&e, "list revisions.serving.knative.dev")), ..Default::default() }
+        }
     };
     let (pods, note) = match kube.pod_table(&isvc.namespace, &selector).await {
         Ok(table) => (view::pods_from_table(&table), None),
@@ -201,10 +215,8 @@ fn change_key(s: &Snapshot) -> Value {
 fn watch_line(now: &str, v: &IsvcView) -> String {
     let p = v.components.get("predictor");
     let entry = |want_latest: bool| {
-        p.and_then(|c| {
-            c.traffic.iter().find(|t| if want_latest { t.latest } else { t.tag.as_deref() == Some("prev") })
-        })
-        .map_or_else(|| "-".to_string(), |t| format!("{}:{}", t.revision, t.percent))
+        p.and_then(|c| c.traffic.iter().find(|t| if want_latest { t.latest } else { t.tag.as_deref() == Some("prev") }))
+            .map_or_else(|| "-".to_string(), |t| format!("{}:{}", t.revision, t.percent))
     };
     format!("{now} {} {} {} {}", v.name, if v.ready.is_empty() { "-" } else { &v.ready }, entry(true), entry(false))
 }

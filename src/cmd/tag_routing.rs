@@ -37,12 +37,16 @@ pub async fn run(ctx: &Ctx, args: &TagRoutingArgs) -> Result<Exit> {
     let verb = if on { "tag routing enabled" } else { "tag routing disabled" };
     let show_urls = on && args.write.dry_run.is_none() && !args.write.print_patch;
     let snapshot = isvc.clone();
-    let m = Mutation { name: None, pre_read: Some(isvc), component: None, write: &args.write, expect_revision: None, verb };
-    let exit = mutate::run(ctx, m, |i| Ok(plan_tag_routing(i, on)), |i, _| Goal::for_ctp(i.ctp(Component::Predictor))).await?;
+    let m =
+        Mutation { name: None, pre_read: Some(isvc), component: None, write: &args.write, expect_revision: None, verb };
+    let exit =
+        mutate::run(ctx, m, |i| Ok(plan_tag_routing(i, on)), |i, _| Goal::for_ctp(i.ctp(Component::Predictor))).await?;
     if show_urls {
         // The last state: re-read only when we waited (status then carries the tag URLs).
-        let current = if args.write.wait { ctx.kube.get_isvc(&snapshot.namespace, &snapshot.name).await? } else { snapshot };
-        let text = render_urls(&current, args.input.as_deref().map(|p| p.display().to_string()).as_deref(), &ingress_env());
+        let current =
+            if args.write.wait { ctx.kube.get_isvc(&snapshot.namespace, &snapshot.name).await? } else { snapshot };
+        let text =
+            render_urls(&current, args.input.as_deref().map(|p| p.display().to_string()).as_deref(), &ingress_env());
         if ctx.output().is_none() {
             print!("{text}");
         } else {
@@ -67,11 +71,16 @@ pub fn tag_warnings(isvc: &Isvc) -> Vec<String> {
         for tag in ["latest", "prev"] {
             let len = tag.len() + 1 + label.len();
             if len > 63 {
-                out.push(format!("the host label {tag}-{label} is {len} characters, over DNS's 63: the {tag} URL will not resolve"));
+                out.push(format!(
+                    "the host label {tag}-{label} is {len} characters, over DNS's 63: the {tag} URL will not resolve"
+                ));
             }
         }
         if host.ends_with(".svc.cluster.local") || host.ends_with(".svc") {
-            out.push(format!("{} is cluster-local: its tag URLs are reachable only from inside the cluster", isvc.name));
+            out.push(format!(
+                "{} is cluster-local: its tag URLs are reachable only from inside the cluster",
+                isvc.name
+            ));
         }
     }
     if isvc.labels.get("networking.knative.dev/visibility").map(String::as_str) == Some("cluster-local") {
@@ -158,7 +167,9 @@ mod tests {
     #[test]
     fn https_uses_resolve() {
         let text = render_urls(&tagged("https", None), None, &(None, None));
-        assert!(text.contains("curl --resolve latest-sklearn-iris-predictor.kserve-test.example.com:${INGRESS_PORT}:${INGRESS_HOST}"));
+        assert!(text.contains(
+            "curl --resolve latest-sklearn-iris-predictor.kserve-test.example.com:${INGRESS_PORT}:${INGRESS_HOST}"
+        ));
         assert!(!text.contains("Host:"));
     }
 
