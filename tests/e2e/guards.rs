@@ -1,0 +1,139 @@
+//! The guard rails of the contract (facts §4.5), each against the real controllers: refused with
+//! exit 7 and nothing changed, or allowed with the flag that says "I know".
+
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+#[track_caller]
+fn unchanged(ns: &Ns, name: &str, before: &Value, why: &str) {
+    assert_eq!(owned_view(&ns.get(name)), owned_view(before), "the object changed: {why}");
+}
+
+#[test]
+fn standard_mode_is_refused() {
+    let ns = Ns::new("standard-mode");
+    let name = "raw";
+    let doc = json!({
+        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+        "metadata": {"name": name, "annotations": {"serving.kserve.io/deploymentMode": "RawDeployment"}},
+        "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": MODEL_1}}}
+    });
+    ns.apply(&doc.to_string());
+    // KServe records the mode in status once it has reconciled; wait for that.
+    let v = ns.wait_isvc(name, "status.deploymentMode", ROLLOUT, |v| v["status"]["deploymentMode"].is_string());
+    eprintln!(
+        "stored annotation deploymentMode = {}, status.deploymentMode = {}",
+        v["metadata"]["annotations"]["serving.kserve.io/deploymentMode"], v["status"]["deploymentMode"]
+    );
+    assert_eq!(v["status"]["deploymentMode"], "Standard", "KServe v0.17 normalises RawDeployment to Standard");
+    let before = ns.get(name);
+    for args in [
+        vec!["set", name, "10", "--model-uri", MODEL_2],
+        vec!["set", name, "10"],
+        vec!["promote", name],
+        vec!["rollback", name],
+        vec!["tag-routing", name, "on"],
+        vec!["wait", name, "--for=ready", "--timeout", "30s"],
+    ] {
+        let out = ns.plugin(&args);
+        out.code(7).stderr_has("Standard");
+        unchanged(&ns, name, &before, &out.describe());
+    }
+    // status shows it, whatever its mode.
+    let j = ns.plugin(["status", name, "-o", "json"]).ok().json();
+    assert_eq!(j["mode"], "Standard");
+}
+
+#[test]
+fn partial_rollback_needs_split_with_previous_and_promoted_is_a_no_op() {
+    let ns = Ns::new("partial-rollback");
+    let name = "partial";
+    let (r1, r2) = (rev(name, 1), rev(name, 2));
+    ns.create_ready(name, MODEL_1);
+    ns.plugin(["set", name, "10", "--model-uri", MODEL_2, "--wait"]).ok();
+    ns.plugin(["promote", name, "--wait"]).ok();
+
+    // Already promoted: exit 0, "unchanged", and no PATCH at all.
+    let before = ns.get(name);
+    let mark = ns.audit_mark();
+    let out = ns.plugin(["promote", name]);
+    out.ok().stdout_is("inferenceservice.serving.kserve.io/partial unchanged\n");
+    let out2 = ns.plugin(["promote", name, "--wait"]);
+    out2.ok().stdout_is("inferenceservice.serving.kserve.io/partial unchanged\n");
+    let events = ns.audit_since(mark, &ns.cluster.token_user, |_| true);
+    assert!(events.iter().all(|e| e.verb != "patch"), "no PATCH when already promoted: {events:#?}");
+    unchanged(&ns, name, &before, "promote of a promoted revision");
+
+    // set 20 with no model change would send 80% back to r1 (KServe's rule): refused.
+    let out = ns.plugin(["set", name, "20"]);
+    out.code(7).stderr_has("--split-with-previous");
+    unchanged(&ns, name, &before, &out.describe());
+
+    // With the flag it is done, and lands where facts §4.5-7 says: r2 20%, r1 80%.
+    let out = ns.plugin(["set", name, "20", "--split-with-previous", "--wait"]);
+    out.ok();
+    let v = ns.get(name);
+    assert_eq!(traffic(&v), vec![(r2.clone(), 20, String::new(), true), (r1.clone(), 80, "prev".into(), false)], "{}", out.describe());
+    let p = &v["status"]["components"]["predictor"];
+    assert_eq!((p["latestRolledoutRevision"].as_str(), p["previousRolledoutRevision"].as_str()), (Some(r1.as_str()), Some(r1.as_str())));
+}
+
+#[test]
+fn replace_and_promote_of_an_unready_revision_need_their_flags() {
+    let ns = Ns::new("replace-force");
+    let name = "slow";
+    // The second model takes far longer than this test to become ready.
+    ns.knobs(false, json!([{"match": "2.0/model", "readyDelay": "30m"}]));
+    ns.create_ready(name, MODEL_1);
+    ns.plugin(["set", name, "10", "--model-uri", MODEL_2]).ok().stdout_is("inferenceservice.serving.kserve.io/slow canary set\n");
+    ns.wait_created(name, 2);
+    let before = ns.get(name);
+
+    // Another model while the canary of model 2 is in progress: refused without --replace.
+    let out = ns.plugin(["set", name, "10", "--model-uri", MODEL_3]);
+    out.code(7).stderr_has("--replace");
+    unchanged(&ns, name, &before, &out.describe());
+    ns.plugin(["set", name, "10", "--model-uri", MODEL_3, "--replace", "--dry-run=server"]).ok();
+    unchanged(&ns, name, &before, "dry run with --replace");
+
+    // The same model again: no new revision, nothing to write.
+    let out = ns.plugin(["set", name, "10", "--model-uri", MODEL_2]);
+    out.ok().stdout_is("inferenceservice.serving.kserve.io/slow unchanged\n").stderr_has("no new revision");
+    unchanged(&ns, name, &before, "same model");
+
+    // Promote while r2 is not ready: refused without --force.
+    let out = ns.plugin(["promote", name]);
+    out.code(7).stderr_has("--force").stderr_has(&rev(name, 2));
+    unchanged(&ns, name, &before, &out.describe());
+    ns.plugin(["promote", name, "--force", "--dry-run=server"]).ok().stdout_has("promoted (dry run)");
+    unchanged(&ns, name, &before, "promote --force --dry-run=server");
+    let out = ns.plugin(["promote", name, "--force", "--print-patch"]);
+    assert_eq!(out.ok().json(), json!({"spec": {"predictor": {"canaryTrafficPercent": null}}}));
+    unchanged(&ns, name, &before, "--print-patch");
+
+    // Rollback aborts the canary: back to r1, r2 stays the latest created revision.
+    let out = ns.plugin(["rollback", name, "--wait"]);
+    out.ok().stderr_has(&rev(name, 1));
+    let v = ns.get(name);
+    assert_eq!(v["spec"]["predictor"]["canaryTrafficPercent"], 0);
+    assert_eq!(traffic(&v).iter().find(|t| t.2 == "prev").map(|t| (t.0.clone(), t.1)), Some((rev(name, 1), 100)));
+    // Already rolled back: exit 0, no write.
+    ns.plugin(["rollback", name]).ok().stdout_is("inferenceservice.serving.kserve.io/slow unchanged\n");
+}
+
+#[test]
+fn nothing_to_roll_back_to_and_missing_component_are_refused() {
+    let ns = Ns::new("no-target");
+    let name = "fresh";
+    ns.create_ready(name, MODEL_1);
+    let before = ns.get(name);
+    ns.plugin(["rollback", name]).code(7);
+    ns.plugin(["set", name, "10", "--component", "transformer"]).code(7).stderr_has("transformer");
+    ns.plugin(["promote", name, "--component", "explainer"]).code(7).stderr_has("explainer");
+    ns.plugin(["wait", name, "--for=ready", "--component", "explainer", "--timeout", "10s"]).code(7);
+    unchanged(&ns, name, &before, "refusals");
+    // Tag routing off when it is not on: nothing to do, no write (removing would cut a revision).
+    ns.plugin(["tag-routing", name, "off"]).ok().stdout_is("inferenceservice.serving.kserve.io/fresh unchanged\n");
+    unchanged(&ns, name, &before, "tag-routing off");
+}

@@ -1,0 +1,593 @@
+//! The e2e harness: the shared test cluster (started once per run by tests/run.sh and named by
+//! ISVC_CANARY_TEST_ENV), one namespace per test, kubectl as the independent oracle, the fakes'
+//! knobs, the audit log, and a gate that keeps parallelism modest (two cores).
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::proc::{Cmd, Output, Running};
+
+pub const MODEL_1: &str = "gs://kfserving-examples/models/sklearn/1.0/model";
+pub const MODEL_2: &str = "gs://kfserving-examples/models/sklearn/2.0/model";
+pub const MODEL_3: &str = "gs://kfserving-examples/models/sklearn/3.0/model";
+pub const MODEL_FAIL: &str = "gs://kfserving-examples/models/sklearn/sim-fail/model";
+pub const UA_PREFIX: &str = "kubectl-isvc-canary/";
+
+/// How long a rollout may take on this cluster before a test gives up (generous: two cores).
+pub const ROLLOUT: Duration = Duration::from_secs(240);
+
+/// The env.json of `world up`.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub server: String,
+    pub admin: String,
+    pub limited: String,
+    pub token: String,
+    pub limited_user: String,
+    pub token_user: String,
+    pub ingress: String,
+    pub audit_log: PathBuf,
+}
+
+/// The shared cluster. Without ISVC_CANARY_TEST_ENV every e2e test FAILS (never skips).
+pub fn cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+    let loaded = CLUSTER.get_or_init(|| {
+        let path = std::env::var("ISVC_CANARY_TEST_ENV").map_err(|_| {
+            "ISVC_CANARY_TEST_ENV is not set: the e2e tests run against the test cluster that tests/run.sh starts; \
+             run tests/run.sh (or start `world up` and point ISVC_CANARY_TEST_ENV at its env.json)"
+                .to_string()
+        })?;
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}: run tests/run.sh"))?;
+        let v: Value = serde_json::from_str(&text).map_err(|e| format!("{path}: {e}: run tests/run.sh"))?;
+        let s = |p: &str| -> Result<String, String> {
+            v.pointer(p).and_then(Value::as_str).map(str::to_string).ok_or_else(|| format!("{path}: no {p}: run tests/run.sh"))
+        };
+        Ok(Cluster {
+            server: s("/server")?,
+            admin: s("/kubeconfigs/admin")?,
+            limited: s("/kubeconfigs/limited")?,
+            token: s("/kubeconfigs/token")?,
+            limited_user: s("/users/limited")?,
+            token_user: s("/users/token")?,
+            ingress: s("/ingress")?,
+            audit_log: PathBuf::from(s("/auditLog")?),
+        })
+    });
+    match loaded {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parallelism: at most N tests talk to the cluster at once (ISVC_CANARY_E2E_JOBS, default 3).
+
+struct Gate {
+    running: Mutex<usize>,
+    cv: Condvar,
+}
+
+fn gate() -> &'static Gate {
+    static GATE: OnceLock<Gate> = OnceLock::new();
+    GATE.get_or_init(|| Gate { running: Mutex::new(0), cv: Condvar::new() })
+}
+
+fn max_jobs() -> usize {
+    std::env::var("ISVC_CANARY_E2E_JOBS").ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(3)
+}
+
+pub struct Slot;
+
+impl Slot {
+    fn take() -> Slot {
+        let g = gate();
+        let mut n = g.running.lock().unwrap_or_else(|e| e.into_inner());
+        while *n >= max_jobs() {
+            n = g.cv.wait(n).unwrap_or_else(|e| e.into_inner());
+        }
+        *n += 1;
+        Slot
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let g = gate();
+        let mut n = g.running.lock().unwrap_or_else(|e| e.into_inner());
+        *n -= 1;
+        g.cv.notify_one();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One namespace per test.
+
+pub struct Ns {
+    pub name: String,
+    pub cluster: &'static Cluster,
+    _slot: Slot,
+}
+
+impl Ns {
+    /// Creates a namespace named after the test (unique per run). Kept when the test fails.
+    pub fn new(test: &str) -> Ns {
+        let cluster = cluster();
+        let slot = Slot::take();
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let stem: String = test.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+        let stem = &stem[..stem.len().min(40)];
+        let name = format!("{}-{}-{}", stem.trim_matches('-'), std::process::id() % 100_000, N.fetch_add(1, Ordering::SeqCst));
+        let ns = Ns { name, cluster, _slot: slot };
+        ns.kubectl_global(["create", "namespace", ns.name.as_str()]).ok();
+        ns
+    }
+
+    /// kubectl as the admin, without `-n`.
+    pub fn kubectl_global<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        Cmd::new("kubectl").env_remove("KUBECONFIG").arg("--kubeconfig").arg(&self.cluster.admin).args(args).run()
+    }
+
+    /// kubectl as the admin in this namespace.
+    pub fn kubectl<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        Cmd::new("kubectl")
+            .env_remove("KUBECONFIG")
+            .args(["--kubeconfig", self.cluster.admin.as_str(), "-n", self.name.as_str()])
+            .args(args)
+            .run()
+    }
+
+    /// `kubectl apply -f -` of a YAML or JSON document, as the admin, in this namespace.
+    pub fn apply(&self, doc: &str) -> Output {
+        let out = Cmd::new("kubectl")
+            .env_remove("KUBECONFIG")
+            .args(["--kubeconfig", self.cluster.admin.as_str(), "-n", self.name.as_str(), "apply", "-f", "-"])
+            .stdin(doc.as_bytes().to_vec())
+            .run();
+        out.ok();
+        out
+    }
+
+    /// The plugin as the admin in this namespace.
+    pub fn plugin<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.plugin_as(&self.cluster.admin.clone(), args)
+    }
+
+    /// The plugin with another kubeconfig (limited or token user) in this namespace.
+    pub fn plugin_as<I, S>(&self, kubeconfig: &str, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.plugin_cmd(kubeconfig, args).limit(Duration::from_secs(600)).run()
+    }
+
+    pub fn plugin_cmd<I, S>(&self, kubeconfig: &str, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        Cmd::plugin().args(["--kubeconfig", kubeconfig, "-n", self.name.as_str()]).args(args)
+    }
+
+    /// Starts the plugin in the background (as the admin).
+    pub fn plugin_spawn<I, S>(&self, args: I) -> Running
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.plugin_cmd(&self.cluster.admin.clone(), args).limit(Duration::from_secs(600)).spawn()
+    }
+
+    // -- InferenceServices ------------------------------------------------------------------
+
+    /// Creates an sklearn InferenceService (new schema) with `kubectl apply`.
+    pub fn create_sklearn(&self, name: &str, uri: &str) {
+        self.apply(&sklearn_yaml(name, uri, None));
+    }
+
+    /// Creates it and waits (through kubectl) until its first revision serves 100%.
+    pub fn create_ready(&self, name: &str, uri: &str) -> Value {
+        self.create_sklearn(name, uri);
+        self.wait_rolled_out(name)
+    }
+
+    /// The object as kubectl reads it.
+    pub fn get(&self, name: &str) -> Value {
+        self.kubectl(["get", "inferenceservice.serving.kserve.io", name, "-o", "json"]).ok().json()
+    }
+
+    /// Polls the object (kubectl) until `pred` holds; panics with the last object after `limit`.
+    pub fn wait_isvc(&self, name: &str, what: &str, limit: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            let out = self.kubectl(["get", "inferenceservice.serving.kserve.io", name, "-o", "json"]);
+            if out.code == Some(0) {
+                let v = out.json();
+                if pred(&v) {
+                    return v;
+                }
+                if start.elapsed() > limit {
+                    panic!(
+                        "{}/{name}: timed out after {limit:?} waiting for {what}; last seen status:\n{}",
+                        self.name,
+                        serde_json::to_string_pretty(&v["status"]).unwrap_or_default()
+                    );
+                }
+            } else if start.elapsed() > limit {
+                panic!("{}/{name}: timed out waiting for {what}\n{}", self.name, out.describe());
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// Waits until the predictor's latest created revision is ready, rolled out, and serves 100%
+    /// alone, with Ready True: the state after a first deploy or a promote.
+    pub fn wait_rolled_out(&self, name: &str) -> Value {
+        self.wait_isvc(name, "a rolled-out revision serving 100% with Ready True", ROLLOUT, |v| {
+            let p = &v["status"]["components"]["predictor"];
+            let lcr = p["latestCreatedRevision"].as_str().unwrap_or_default();
+            !lcr.is_empty()
+                && p["latestReadyRevision"].as_str() == Some(lcr)
+                && p["latestRolledoutRevision"].as_str() == Some(lcr)
+                && p["traffic"].as_array().is_some_and(|t| t.len() == 1 && t[0]["percent"] == json!(100) && t[0]["revisionName"].as_str() == Some(lcr))
+                && condition(v, "Ready") == "True"
+        })
+    }
+
+    /// Waits until the predictor's latest created revision is `-0000n` (it exists).
+    pub fn wait_created(&self, name: &str, n: u32) -> Value {
+        let want = rev(name, n);
+        self.wait_isvc(name, &format!("latest created revision {want}"), ROLLOUT, |v| {
+            v["status"]["components"]["predictor"]["latestCreatedRevision"].as_str() == Some(want.as_str())
+        })
+    }
+
+    // -- knobs ------------------------------------------------------------------------------
+
+    /// Writes the fakes' ConfigMap `isvc-sim` in this namespace.
+    pub fn knobs(&self, paused: bool, rules: Value) {
+        let cm = json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "isvc-sim", "namespace": self.name},
+            "data": {"paused": if paused { "true" } else { "false" }, "rules": rules.to_string()}
+        });
+        self.apply(&cm.to_string());
+    }
+
+    pub fn pause(&self, paused: bool) {
+        // Keep the rules that are there.
+        let out = self.kubectl(["get", "configmap", "isvc-sim", "-o", "jsonpath={.data.rules}"]);
+        let rules: Value = if out.code == Some(0) && !out.stdout.trim().is_empty() {
+            serde_json::from_str(out.stdout.trim()).unwrap_or(json!([]))
+        } else {
+            json!([])
+        };
+        self.knobs(paused, rules);
+    }
+
+    // -- comparisons with kubectl -------------------------------------------------------------
+
+    /// Compares our InferenceService table with `kubectl get isvc NAME` (AGE aside) and our pods
+    /// with `kubectl get pods -l serving.kserve.io/inferenceservice=NAME`, with the fakes paused.
+    /// Retries while kubectl's own two reads around ours differ (a controller still writing).
+    pub fn assert_status_matches_kubectl(&self, name: &str) {
+        self.pause(true);
+        let selector = format!("serving.kserve.io/inferenceservice={name}");
+        let mut last = String::new();
+        for _ in 0..20 {
+            let k1 = self.kubectl(["get", "inferenceservice.serving.kserve.io", name]).ok().stdout.clone();
+            let p1 = self.kubectl(["get", "pods", "-l", selector.as_str()]).ok().stdout.clone();
+            let ours = self.plugin(["status", name]);
+            ours.ok();
+            let k2 = self.kubectl(["get", "inferenceservice.serving.kserve.io", name]).ok().stdout.clone();
+            let p2 = self.kubectl(["get", "pods", "-l", selector.as_str()]).ok().stdout.clone();
+            let (k1, k2) = (without_age(&k1), without_age(&k2));
+            let (p1, p2) = (pod_rows(&parse_table(&p1)), pod_rows(&parse_table(&p2)));
+            if k1 != k2 || p1 != p2 {
+                last = format!("kubectl changed between reads:\n{k1}\n{k2}");
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+            let first_table: String = ours.stdout.split("\n\n").next().unwrap_or_default().to_string() + "\n";
+            let our_table = without_age(&first_table);
+            let our_pods = pod_rows(&our_pod_tables(&ours.stdout));
+            assert_eq!(our_table, k1, "InferenceService table differs from kubectl's (AGE aside)\n{}", ours.describe());
+            assert_eq!(our_pods, p1, "pods differ from kubectl's\n{}", ours.describe());
+            self.pause(false);
+            return;
+        }
+        panic!("the InferenceService kept changing; cannot compare with kubectl: {last}");
+    }
+
+    // -- audit log ----------------------------------------------------------------------------
+
+    /// The current end of the audit log: requests after it belong to what runs next.
+    pub fn audit_mark(&self) -> u64 {
+        std::fs::metadata(&self.cluster.audit_log).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Our requests (user agent `kubectl-isvc-canary/…`) since `mark` that touch this namespace,
+    /// plus every one of ours that names no namespace at all (discovery, cluster-wide reads) when
+    /// made by `user`. Waits until the log has caught up with `until` (e.g. a PATCH seen) or 5 s.
+    pub fn audit_since(&self, mark: u64, user: &str, settle: impl Fn(&[AuditEvent]) -> bool) -> Vec<AuditEvent> {
+        let start = Instant::now();
+        loop {
+            let events = self.read_audit(mark, user);
+            if settle(&events) && start.elapsed() > Duration::from_millis(700) || start.elapsed() > Duration::from_secs(5) {
+                return events;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn read_audit(&self, mark: u64, user: &str) -> Vec<AuditEvent> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = std::fs::File::open(&self.cluster.audit_log).expect("audit log");
+        f.seek(SeekFrom::Start(mark)).expect("seek");
+        let mut text = String::new();
+        f.read_to_string(&mut text).expect("read audit log");
+        let ns_part = format!("/namespaces/{}/", self.name);
+        let ns_end = format!("/namespaces/{}", self.name);
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|e| e["userAgent"].as_str().unwrap_or_default().starts_with(UA_PREFIX))
+            .map(|e| AuditEvent {
+                verb: e["verb"].as_str().unwrap_or_default().to_string(),
+                uri: e["requestURI"].as_str().unwrap_or_default().to_string(),
+                user: e["user"]["username"].as_str().unwrap_or_default().to_string(),
+                resource: e["objectRef"]["resource"].as_str().unwrap_or_default().to_string(),
+                name: e["objectRef"]["name"].as_str().unwrap_or_default().to_string(),
+                code: e["responseStatus"]["code"].as_i64().unwrap_or(0),
+            })
+            .filter(|e| {
+                let path = e.uri.split('?').next().unwrap_or_default();
+                path.contains(&ns_part) || path.ends_with(&ns_end) || (e.user == user && !path.contains("/namespaces/"))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("(namespace {} kept for inspection)", self.name);
+            return;
+        }
+        let _ = Cmd::new("kubectl")
+            .env_remove("KUBECONFIG")
+            .args(["--kubeconfig", self.cluster.admin.as_str(), "delete", "namespace", self.name.as_str(), "--wait=false"])
+            .run();
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub verb: String,
+    pub uri: String,
+    pub user: String,
+    pub resource: String,
+    pub name: String,
+    pub code: i64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers on objects and tables.
+
+/// The predictor revision `<name>-predictor-0000n`.
+pub fn rev(name: &str, n: u32) -> String {
+    format!("{name}-predictor-{n:05}")
+}
+
+/// A condition's status ("" when absent).
+pub fn condition(v: &Value, ty: &str) -> String {
+    v["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == ty))
+        .and_then(|c| c["status"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The predictor's status traffic as (revision, percent, tag, latestRevision).
+pub fn traffic(v: &Value) -> Vec<(String, i64, String, bool)> {
+    v["status"]["components"]["predictor"]["traffic"]
+        .as_array()
+        .map(|ts| {
+            ts.iter()
+                .map(|t| {
+                    (
+                        t["revisionName"].as_str().unwrap_or_default().to_string(),
+                        t["percent"].as_i64().unwrap_or(0),
+                        t["tag"].as_str().unwrap_or_default().to_string(),
+                        t["latestRevision"].as_bool().unwrap_or(false),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The object minus what the server and the controllers own: status, resourceVersion,
+/// generation, managedFields.
+pub fn owned_view(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("status");
+    }
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("resourceVersion");
+        m.remove("generation");
+        m.remove("managedFields");
+    }
+    v
+}
+
+/// RFC 7386 merge patch, applied to a copy.
+pub fn merged(target: &Value, patch: &Value) -> Value {
+    fn apply(t: &mut Value, p: &Value) {
+        match p.as_object() {
+            Some(p) => {
+                if !t.is_object() {
+                    *t = json!({});
+                }
+                let t = t.as_object_mut().expect("object");
+                for (k, v) in p {
+                    if v.is_null() {
+                        t.remove(k);
+                    } else {
+                        apply(t.entry(k.clone()).or_insert(Value::Null), v);
+                    }
+                }
+            }
+            None => *t = p.clone(),
+        }
+    }
+    let mut out = target.clone();
+    apply(&mut out, patch);
+    out
+}
+
+/// A kubectl-like table as rows of column → cell, using the header's column positions.
+pub fn parse_table(text: &str) -> Vec<BTreeMap<String, String>> {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let Some(header) = lines.next() else { return Vec::new() };
+    let mut starts = Vec::new();
+    let mut prev_space = true;
+    for (i, ch) in header.char_indices() {
+        if ch != ' ' && prev_space {
+            starts.push(i);
+        }
+        prev_space = ch == ' ';
+    }
+    let names: Vec<String> = starts.iter().enumerate().map(|(k, s)| {
+        let end = starts.get(k + 1).copied().unwrap_or(header.len());
+        header[*s..end].trim().to_string()
+    }).collect();
+    lines
+        .map(|l| {
+            let mut row = BTreeMap::new();
+            for (k, s) in starts.iter().enumerate() {
+                let end = starts.get(k + 1).copied().unwrap_or(l.len()).min(l.len());
+                let cell = if *s < l.len() { l[*s..end].trim().to_string() } else { String::new() };
+                row.insert(names[k].clone(), cell);
+            }
+            row
+        })
+        .collect()
+}
+
+/// A table with the AGE column cut off (it is last), trailing spaces trimmed.
+pub fn without_age(table: &str) -> String {
+    let mut lines = table.lines();
+    let Some(header) = lines.next() else { return String::new() };
+    let cut = header.find("AGE").unwrap_or(header.len());
+    let mut out = String::new();
+    for l in table.lines() {
+        out.push_str(l.get(..cut.min(l.len())).unwrap_or(l).trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Pod rows as (name, ready, status, restarts without "(… ago)"), sorted by name.
+pub fn pod_rows(rows: &[BTreeMap<String, String>]) -> Vec<(String, String, String, String)> {
+    let mut out: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            let get = |k: &str| r.get(k).cloned().unwrap_or_default();
+            let restarts = get("RESTARTS").split_whitespace().next().unwrap_or_default().to_string();
+            (get("NAME"), get("READY"), get("STATUS"), restarts)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The pod tables of our `status NAME` output ("pods of REV:" sections).
+pub fn our_pod_tables(text: &str) -> Vec<BTreeMap<String, String>> {
+    let mut rows = Vec::new();
+    let mut section = String::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if line.starts_with("pods of ") {
+            if inside {
+                rows.extend(parse_table(&section));
+            }
+            section.clear();
+            inside = true;
+            continue;
+        }
+        if inside {
+            if line.trim().is_empty() {
+                rows.extend(parse_table(&section));
+                section.clear();
+                inside = false;
+            } else {
+                section.push_str(line);
+                section.push('\n');
+            }
+        }
+    }
+    if inside {
+        rows.extend(parse_table(&section));
+    }
+    rows
+}
+
+/// An sklearn InferenceService (new schema), optionally with extra predictor fields.
+pub fn sklearn_yaml(name: &str, uri: &str, ctp: Option<i64>) -> String {
+    let mut predictor = json!({"model": {"modelFormat": {"name": "sklearn"}, "storageUri": uri}});
+    if let Some(p) = ctp {
+        predictor["canaryTrafficPercent"] = json!(p);
+    }
+    json!({
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": name},
+        "spec": {"predictor": predictor}
+    })
+    .to_string()
+}
+
+/// One HTTP/1.1 request through the fake ingress with a Host header; (status line, headers, body).
+pub fn http(ingress: &str, host: &str, method: &str, path: &str, body: &str) -> (String, BTreeMap<String, String>, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(ingress).unwrap_or_else(|e| panic!("connect {ingress}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).expect("write request");
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).expect("read response");
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines.next().unwrap_or_default().to_string();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, body.to_string())
+}

@@ -1,0 +1,56 @@
+//! Least privilege: the Role README.md gives (get/list/watch/patch inferenceservices, list/watch
+//! pods, get/list Knative revisions) runs every command and wait; without `watch`, a `--wait`
+//! exits 5 before anything is written.
+
+use crate::harness::*;
+use crate::writes::grant_least_privilege;
+
+#[test]
+fn the_documented_role_runs_every_command() {
+    let ns = Ns::new("least-privilege");
+    let name = "minimal";
+    let c = ns.cluster;
+    grant_least_privilege(&ns, &c.limited_user, true);
+    ns.create_ready(name, MODEL_1);
+    let run = |args: &[&str]| ns.plugin_as(&c.limited, args);
+
+    run(&["status"]).ok().stdout_has(name);
+    let out = run(&["status", name]);
+    out.ok().stdout_has(&rev(name, 1));
+    assert!(!out.stdout.contains("forbidden"), "every part of status is readable\n{}", out.describe());
+    run(&["status", name, "-o", "json"]).ok();
+    run(&["wait", name, "--for=ready", "--timeout", "2m"]).ok();
+    run(&["set", "10", "--model-uri", MODEL_2, "--wait", "--timeout", "5m"]).ok();
+    run(&["wait", name, "--for=traffic=10", "--timeout", "2m"]).ok();
+    run(&["set", name, "30", "--wait", "--timeout", "5m"]).ok();
+    run(&["promote", name, "--wait", "--timeout", "5m"]).ok();
+    run(&["wait", name, "--for=promoted", "--timeout", "2m"]).ok();
+    let out = run(&["rollback", name, "--wait", "--timeout", "5m"]);
+    out.ok().stderr_has(MODEL_1);
+    run(&["wait", name, "--for=rolled-back", "--timeout", "2m"]).ok();
+    run(&["tag-routing", name, "on", "--wait", "--timeout", "5m"]).ok().stdout_has("latest-");
+    run(&["tag-routing", name, "off", "--wait", "--timeout", "5m"]).ok();
+    run(&["set", name, "100", "--wait", "--timeout", "5m"]).ok();
+    run(&["set", name, "0", "--dry-run=server"]).ok();
+}
+
+#[test]
+fn without_watch_a_wait_exits_5_before_writing() {
+    let ns = Ns::new("no-watch");
+    let name = "unwatched";
+    let c = ns.cluster;
+    grant_least_privilege(&ns, &c.limited_user, false);
+    ns.create_ready(name, MODEL_1);
+    let before = ns.get(name);
+    for args in [
+        vec!["set", name, "10", "--model-uri", MODEL_2, "--wait"],
+        vec!["tag-routing", name, "on", "--wait"],
+        vec!["wait", name, "--for=ready", "--timeout", "30s"],
+    ] {
+        let out = ns.plugin_as(&c.limited, &args);
+        out.code(5).stderr_has("watch").stderr_has(&c.limited_user);
+        assert_eq!(owned_view(&ns.get(name)), owned_view(&before), "nothing written\n{}", out.describe());
+    }
+    // Without --wait the same write is allowed.
+    ns.plugin_as(&c.limited, ["set", name, "10", "--model-uri", MODEL_2]).ok();
+}

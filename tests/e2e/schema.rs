@@ -1,0 +1,89 @@
+//! Objects that are not the plain `predictor.model` case: the old framework schema (which KServe's
+//! mutating webhook converts) and an InferenceService with a transformer.
+
+use serde_json::json;
+
+use crate::harness::*;
+
+#[test]
+fn old_schema_object_gets_its_canary() {
+    let ns = Ns::new("old-schema");
+    let name = "legacy";
+    let doc = json!({
+        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+        "metadata": {"name": name},
+        "spec": {"predictor": {"sklearn": {"storageUri": MODEL_1}}}
+    });
+    ns.apply(&doc.to_string());
+    let stored = ns.get(name);
+    let p = &stored["spec"]["predictor"];
+    eprintln!("stored predictor after KServe's defaulter: {p}");
+    // What is stored decides where the plugin writes; either way there is ONE implementation.
+    let framework_kept = p.get("sklearn").is_some();
+    assert!(framework_kept != p.get("model").is_some(), "exactly one of sklearn/model is stored: {p}");
+    ns.wait_rolled_out(name);
+
+    let out = ns.plugin(["set", name, "10", "--model-uri", MODEL_2, "--print-patch"]);
+    let patch = out.ok().json();
+    let field = if framework_kept { "sklearn" } else { "model" };
+    assert_eq!(patch, json!({"spec": {"predictor": {"canaryTrafficPercent": 10, field: {"storageUri": MODEL_2}}}}));
+
+    ns.plugin(["set", name, "10", "--model-uri", MODEL_2, "--wait"]).ok();
+    let v = ns.get(name);
+    let p = &v["spec"]["predictor"];
+    assert_eq!(p[field]["storageUri"], MODEL_2, "{p}");
+    assert_eq!(p.get("sklearn").is_some(), framework_kept, "{p}");
+    assert_eq!(p.get("model").is_some(), !framework_kept, "{p}");
+    assert_eq!(traffic(&v), vec![(rev(name, 2), 10, String::new(), true), (rev(name, 1), 90, "prev".into(), false)]);
+    ns.plugin(["status", name]).ok().stdout_has(MODEL_2).stdout_has(MODEL_1);
+}
+
+#[test]
+fn transformer_component_has_its_own_split() {
+    let ns = Ns::new("transformer");
+    let name = "with-transformer";
+    let doc = json!({
+        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+        "metadata": {"name": name},
+        "spec": {
+            "predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": MODEL_1}},
+            "transformer": {"containers": [{"name": "kserve-container", "image": "kserve/image-transformer:latest"}]}
+        }
+    });
+    ns.apply(&doc.to_string());
+    let t1 = format!("{name}-transformer-00001");
+    ns.wait_isvc(name, "predictor and transformer rolled out", ROLLOUT, |v| {
+        let t = &v["status"]["components"]["transformer"];
+        condition(v, "Ready") == "True" && t["latestRolledoutRevision"] == t1.as_str()
+    });
+    let before = ns.get(name);
+
+    // --model-uri on a transformer without a storage URI: refused.
+    ns.plugin(["set", name, "20", "--component", "transformer", "--model-uri", MODEL_2]).code(7).stderr_has("storage URI");
+    assert_eq!(owned_view(&ns.get(name)), owned_view(&before));
+
+    let out = ns.plugin(["set", name, "20", "--component", "transformer", "--wait"]);
+    out.ok().stdout_is(&format!("inferenceservice.serving.kserve.io/{name} canary set\n"));
+    let after = ns.get(name);
+    assert_eq!(
+        owned_view(&after),
+        merged(&owned_view(&before), &json!({"spec": {"transformer": {"canaryTrafficPercent": 20}}})),
+        "only the transformer's ctp changed"
+    );
+    let t = &after["status"]["components"]["transformer"]["traffic"];
+    let split: Vec<(String, i64)> = t
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["revisionName"].as_str().unwrap_or_default().to_string(), e["percent"].as_i64().unwrap_or(0)))
+        .collect();
+    assert_eq!(split, vec![(t1.clone(), 20), (t1.clone(), 80)], "{t}");
+    // The predictor is untouched: still one entry at 100%.
+    assert_eq!(traffic(&after), vec![(rev(name, 1), 100, String::new(), true)]);
+    let j = ns.plugin(["status", name, "-o", "json"]).ok().json();
+    assert_eq!(j["components"]["transformer"]["desiredPercent"], 20);
+    assert!(j["components"]["predictor"]["desiredPercent"].is_null());
+    ns.plugin(["wait", name, "--component", "transformer", "--for=traffic=20", "--timeout", "2m"]).ok();
+    ns.plugin(["promote", name, "--component", "transformer", "--wait"]).ok();
+    assert!(ns.get(name)["spec"]["transformer"].get("canaryTrafficPercent").is_none());
+}

@@ -1,0 +1,165 @@
+//! The waits of issue 5 against the real controllers, driven by the fakes' knobs. No timing is
+//! asserted; limits are generous and only keep a broken wait from hanging the run.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+#[test]
+fn already_there_returns_at_once_and_sends_nothing() {
+    let ns = Ns::new("wait-already");
+    let name = "done";
+    ns.create_ready(name, MODEL_1);
+    ns.plugin(["wait", name, "--for=ready", "--timeout", "60s"]).ok().stdout_is("inferenceservice.serving.kserve.io/done condition met\n");
+    ns.plugin(["wait", name, "--for=promoted", "--timeout", "60s"]).ok();
+    ns.plugin(["wait", "--for=traffic=100", "--timeout", "60s"]).ok();
+    let mark = ns.audit_mark();
+    let out = ns.plugin(["promote", name, "--wait", "--timeout", "60s"]);
+    out.ok().stdout_is("inferenceservice.serving.kserve.io/done unchanged\n");
+    let out = ns.plugin(["tag-routing", name, "off", "--wait", "--timeout", "60s"]);
+    out.ok().stdout_is("inferenceservice.serving.kserve.io/done unchanged\n");
+    let events = ns.audit_since(mark, &ns.cluster.token_user, |_| true);
+    assert!(events.iter().all(|e| e.verb != "patch"), "a no-op write is not sent: {events:#?}");
+    // Not there and nothing will change: a wait --for times out with 3 and says what it saw.
+    let out = ns.plugin(["wait", name, "--for=traffic=10", "--timeout", "3s"]);
+    out.code(3).stderr_has("timed out");
+}
+
+#[test]
+fn slow_revision_times_out_with_3_and_keeps_the_change() {
+    let ns = Ns::new("wait-timeout");
+    let name = "slow";
+    ns.knobs(false, json!([{"match": "2.0/model", "readyDelay": "30m"}]));
+    ns.create_ready(name, MODEL_1);
+    let out = ns.plugin(["set", name, "10", "--model-uri", MODEL_2, "--wait", "--timeout", "5s"]);
+    out.code(3).stderr_has("timed out").stderr_has("undo");
+    let v = ns.get(name);
+    assert_eq!(v["spec"]["predictor"]["canaryTrafficPercent"], 10, "nothing is reverted");
+    assert_eq!(v["spec"]["predictor"]["model"]["storageUri"], MODEL_2);
+    // A wait --for on the same state also times out.
+    ns.plugin(["wait", name, "--for=traffic=10", "--timeout", "3s"]).code(3);
+}
+
+#[test]
+fn failing_model_exits_4_and_status_shows_the_failed_revision() {
+    let ns = Ns::new("wait-fail");
+    let name = "broken";
+    ns.create_ready(name, MODEL_1);
+    let out = ns.plugin(["set", name, "10", "--model-uri", MODEL_FAIL, "--wait", "--fail-window", "3s", "--timeout", "5m"]);
+    out.code(4).stderr_has("rollout failed").stderr_has(&rev(name, 2));
+    // status: the table, and r2 as a failed latest created revision.
+    let out = ns.plugin(["status", name]);
+    out.ok().stdout_has(&rev(name, 2)).stdout_has("failed");
+    let j = ns.plugin(["status", name, "-o", "json"]).ok().json();
+    let p = &j["components"]["predictor"];
+    assert_eq!(p["latestCreatedRevision"], rev(name, 2).as_str());
+    assert_eq!(p["latestReadyRevision"], rev(name, 1).as_str());
+    let pending = p["pending"].as_array().expect("pending revisions");
+    assert!(
+        pending.iter().any(|r| r["revision"] == rev(name, 2).as_str() && r["state"].as_str().is_some_and(|s| s.starts_with("failed"))),
+        "{j}"
+    );
+    // A failing pod is listed as kubectl lists it.
+    assert!(
+        p["pods"].as_array().unwrap().iter().any(|pod| pod["revision"] == rev(name, 2).as_str() && pod["status"].as_str().unwrap_or_default().starts_with("Init:")),
+        "{j}"
+    );
+    ns.assert_status_matches_kubectl(name);
+    // promote is refused; rollback pins r1 and says the failed revision stays.
+    ns.plugin(["promote", name]).code(7).stderr_has("--force");
+    let out = ns.plugin(["rollback", name, "--wait", "--timeout", "5m"]);
+    out.ok().stderr_has(&rev(name, 1)).stderr_has(MODEL_1);
+    let v = ns.get(name);
+    assert_eq!(traffic(&v).iter().find(|t| t.2 == "prev").map(|t| (t.0.clone(), t.1)), Some((rev(name, 1), 100)));
+}
+
+#[test]
+fn wait_for_ends_when_someone_else_s_change_lands() {
+    let ns = Ns::new("wait-for");
+    let name = "watched";
+    ns.knobs(false, json!([{"match": "2.0/model", "readyDelay": "5s"}]));
+    ns.create_ready(name, MODEL_1);
+    let waiting = ns.plugin_spawn(["wait", name, "--for=traffic=10", "--timeout", "5m"]);
+    std::thread::sleep(Duration::from_secs(2));
+    ns.kubectl([
+        "patch",
+        "inferenceservice.serving.kserve.io",
+        name,
+        "--type=merge",
+        "-p",
+        &json!({"spec": {"predictor": {"canaryTrafficPercent": 10, "model": {"storageUri": MODEL_2}}}}).to_string(),
+    ])
+    .ok();
+    let out = waiting.finish();
+    out.ok().stdout_is("inferenceservice.serving.kserve.io/watched condition met\n");
+    // When it returned, the new revision was serving its 10%.
+    let v = ns.get(name);
+    assert_eq!(traffic(&v), vec![(rev(name, 2), 10, String::new(), true), (rev(name, 1), 90, "prev".into(), false)]);
+
+    // And rolled-back, after someone pins with kubectl.
+    let waiting = ns.plugin_spawn(["wait", name, "--for=rolled-back", "--timeout", "5m"]);
+    std::thread::sleep(Duration::from_secs(1));
+    ns.kubectl(["patch", "inferenceservice.serving.kserve.io", name, "--type=merge", "-p", r#"{"spec":{"predictor":{"canaryTrafficPercent":0}}}"#]).ok();
+    waiting.finish().ok();
+    let v = ns.get(name);
+    assert_eq!(traffic(&v), vec![(rev(name, 2), 0, String::new(), true), (rev(name, 1), 100, "prev".into(), false)]);
+}
+
+#[test]
+fn each_wait_succeeds_with_a_flapping_revision_inside_the_window() {
+    let ns = Ns::new("wait-flap");
+    let name = "flappy";
+    // Model 2 becomes ready after a delay, then its pod's readiness toggles every 3s.
+    ns.knobs(false, json!([{"match": "2.0/model", "readyDelay": "3s", "flap": "3s"}]));
+    ns.create_ready(name, MODEL_1);
+    ns.plugin(["set", name, "10", "--model-uri", MODEL_2, "--wait", "--timeout", "5m"]).ok();
+    let v = ns.get(name);
+    assert_eq!(traffic(&v).first().map(|t| (t.0.clone(), t.1)), Some((rev(name, 2), 10)));
+}
+
+#[test]
+fn status_watch_json_emits_one_object_per_change() {
+    let ns = Ns::new("status-watch");
+    let name = "seen";
+    ns.create_ready(name, MODEL_1);
+    let watch = ns.plugin_spawn(["status", name, "--watch", "-o", "json"]);
+    std::thread::sleep(Duration::from_secs(3));
+    ns.plugin(["set", name, "10", "--model-uri", MODEL_2, "--wait"]).ok();
+    std::thread::sleep(Duration::from_secs(3));
+    let out = watch.stop();
+    let objects: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {l}\n{}", out.describe())))
+        .collect();
+    assert!(objects.len() >= 2, "the first state and at least one change\n{}", out.describe());
+    for o in &objects {
+        assert!(o["observedAt"].as_str().is_some_and(|t| t.contains('T')), "observedAt: {o}");
+        assert_eq!(o["name"], name);
+    }
+    // Consecutive objects differ (AGE and observedAt aside).
+    let key = |o: &Value| {
+        let mut o = o.clone();
+        o.as_object_mut().map(|m| m.remove("observedAt"));
+        if let Some(cs) = o["components"].as_object_mut() {
+            for c in cs.values_mut() {
+                if let Some(pods) = c["pods"].as_array_mut() {
+                    for p in pods {
+                        p.as_object_mut().map(|m| m.remove("age"));
+                    }
+                }
+            }
+        }
+        o
+    };
+    for pair in objects.windows(2) {
+        assert_ne!(key(&pair[0]), key(&pair[1]), "an object without a change\n{}", out.describe());
+    }
+    let first = &objects[0]["components"]["predictor"];
+    assert_eq!(first["traffic"][0]["revision"], rev(name, 1).as_str());
+    let last = &objects.last().unwrap()["components"]["predictor"];
+    let t = last["traffic"].as_array().unwrap();
+    assert_eq!((t[0]["revision"].as_str(), t[0]["percent"].as_i64()), (Some(rev(name, 2).as_str()), Some(10)), "{}", out.describe());
+}
