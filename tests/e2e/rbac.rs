@@ -45,7 +45,6 @@ fn without_watch_a_wait_exits_5_before_writing() {
     for args in [
         vec!["set", name, "10", "--model-uri", MODEL_2, "--wait"],
         vec!["tag-routing", name, "on", "--wait"],
-        vec!["wait", name, "--for=ready", "--timeout", "30s"],
     ] {
         let out = ns.plugin_as(&c.limited, &args);
         out.code(5).stderr_has("watch").stderr_has(&c.limited_user);

@@ -79,32 +79,37 @@ fn failing_model_exits_4_and_status_shows_the_failed_revision() {
 fn wait_for_ends_when_someone_else_s_change_lands() {
     let ns = Ns::new("wait-for");
     let name = "watched";
-    ns.knobs(false, json!([{"match": "2.0/model", "readyDelay": "5s"}]));
+    let (r1, r2) = (rev(name, 1), rev(name, 2));
     ns.create_ready(name, MODEL_1);
-    let waiting = ns.plugin_spawn(["wait", name, "--for=traffic=10", "--timeout", "5m"]);
-    std::thread::sleep(Duration::from_secs(2));
-    ns.kubectl([
-        "patch",
-        "inferenceservice.serving.kserve.io",
-        name,
-        "--type=merge",
-        "-p",
-        &json!({"spec": {"predictor": {"canaryTrafficPercent": 10, "model": {"storageUri": MODEL_2}}}}).to_string(),
-    ])
-    .ok();
-    let out = waiting.finish();
-    out.ok().stdout_is("inferenceservice.serving.kserve.io/watched condition met\n");
-    // When it returned, the new revision was serving its 10%.
-    let v = ns.get(name);
-    assert_eq!(traffic(&v), vec![(rev(name, 2), 10, String::new(), true), (rev(name, 1), 90, "prev".into(), false)]);
+    let patch = |body: &str| {
+        ns.kubectl(["patch", "inferenceservice.serving.kserve.io", name, "--type=merge", "-p", body]).ok();
+    };
 
-    // And rolled-back, after someone pins with kubectl.
-    let waiting = ns.plugin_spawn(["wait", name, "--for=rolled-back", "--timeout", "5m"]);
-    std::thread::sleep(Duration::from_secs(1));
-    ns.kubectl(["patch", "inferenceservice.serving.kserve.io", name, "--type=merge", "-p", r#"{"spec":{"predictor":{"canaryTrafficPercent":0}}}"#]).ok();
+    // traffic=30 after someone sets ctp 30 with kubectl (no new model: both entries on r1).
+    let waiting = ns.plugin_spawn(["wait", name, "--for=traffic=30", "--timeout", "5m"]);
+    std::thread::sleep(Duration::from_secs(2));
+    patch(r#"{"spec":{"predictor":{"canaryTrafficPercent":30}}}"#);
+    waiting.finish().ok().stdout_is("inferenceservice.serving.kserve.io/watched condition met\n");
+    assert_eq!(traffic(&ns.get(name)), vec![(r1.clone(), 30, String::new(), true), (r1.clone(), 70, "prev".into(), false)]);
+
+    // A canary of model 2 (through the plugin), then promoted by someone else: the wait ends
+    // only when r2 is the rolled-out revision, alone at 100%.
+    ns.plugin(["set", name, "10", "--model-uri", MODEL_2, "--wait"]).ok();
+    let waiting = ns.plugin_spawn(["wait", name, "--for=promoted", "--timeout", "5m"]);
+    std::thread::sleep(Duration::from_secs(2));
+    patch(r#"{"spec":{"predictor":{"canaryTrafficPercent":null}}}"#);
     waiting.finish().ok();
     let v = ns.get(name);
-    assert_eq!(traffic(&v), vec![(rev(name, 2), 0, String::new(), true), (rev(name, 1), 100, "prev".into(), false)]);
+    assert_eq!(traffic(&v), vec![(r2.clone(), 100, String::new(), true)]);
+    assert_eq!(v["status"]["components"]["predictor"]["latestRolledoutRevision"], r2.as_str());
+
+    // rolled-back after someone pins with kubectl: not at the transient pass of facts §4.5-6
+    // (prev still on r2), only once prev is r1 at 100%.
+    let waiting = ns.plugin_spawn(["wait", name, "--for=rolled-back", "--timeout", "5m"]);
+    std::thread::sleep(Duration::from_secs(2));
+    patch(r#"{"spec":{"predictor":{"canaryTrafficPercent":0}}}"#);
+    waiting.finish().ok();
+    assert_eq!(traffic(&ns.get(name)), vec![(r2.clone(), 0, String::new(), true), (r1.clone(), 100, "prev".into(), false)]);
 }
 
 #[test]
