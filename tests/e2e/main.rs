@@ -14,3 +14,4 @@ mod rbac;
 mod schema;
 mod waits;
 mod writes;
+mod complete;
