@@ -7,6 +7,7 @@
 mod harness;
 mod proc;
 
+mod complete;
 mod errors;
 mod flow;
 mod guards;
@@ -14,4 +15,3 @@ mod rbac;
 mod schema;
 mod waits;
 mod writes;
-mod complete;
