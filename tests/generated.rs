@@ -451,6 +451,62 @@ fn live_lookups_fail_quietly_and_fast() {
     drop(listener);
 }
 
+#[cfg(unix)]
+#[test]
+fn exec_credential_plugins_never_prompt_nor_hold_the_answer() {
+    let tmp = tempdir("complete-exec");
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = server.local_addr().unwrap();
+    let info = tmp.join("exec-info.json");
+    // One plugin records what it was told and tries to read a password; one never finishes.
+    let prompting = tmp.join("prompting.sh");
+    std::fs::write(
+        &prompting,
+        format!(
+            "#!/bin/sh\nprintf '%s' \"$KUBERNETES_EXEC_INFO\" > '{}'\nread -r password || echo 'no stdin' >&2\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"t\"}}}}'\n",
+            info.display()
+        ),
+    )
+    .unwrap();
+    let hanging = tmp.join("hanging.sh");
+    std::fs::write(&hanging, "#!/bin/sh\nexec sleep 20\n").unwrap();
+    for script in [&prompting, &hanging] {
+        make_executable(script);
+    }
+    for (label, plugin) in [("prompting", &prompting), ("hanging", &hanging)] {
+        let kubeconfig = tmp.join(format!("{label}.yaml"));
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://{addr}\ncontexts:\n- name: c\n  context: {{cluster: c, user: u}}\ncurrent-context: c\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Always\n",
+                plugin.display()
+            ),
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        // stdin is a terminal-less pipe that stays open: a plugin reading it would wait forever.
+        let mut child = Command::new(BIN)
+            .args(["__complete", "--", "status", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .arg("")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _stdin = child.stdin.take();
+        let out = child.wait_with_output().unwrap();
+        let took = started.elapsed();
+        assert!(out.status.success(), "{label}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), ":4\n", "{label}");
+        assert!(out.stderr.is_empty(), "{label}: stderr {}", String::from_utf8_lossy(&out.stderr));
+        assert!(took < std::time::Duration::from_millis(1800), "{label}: took {took:?}");
+    }
+    let told = std::fs::read_to_string(&info).expect("the exec plugin ran");
+    assert!(told.contains("\"interactive\":false"), "exec plugin was not told it cannot prompt: {told}");
+    drop(server);
+}
+
 fn tempdir(label: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("isvc-canary-{label}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
