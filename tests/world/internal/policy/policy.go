@@ -136,7 +136,7 @@ func waitEnforced(ctx context.Context, cfg *rest.Config) error {
 		switch {
 		case err == nil:
 			last = fmt.Errorf("a Knative Service with a target at 150%% was admitted")
-		case (apierrors.IsInvalid(err) || apierrors.IsForbidden(err)) && strings.Contains(err.Error(), "want 100"):
+		case (apierrors.IsInvalid(err) || apierrors.IsForbidden(err)) && strings.Contains(err.Error(), Name):
 			return nil
 		default:
 			last = err
