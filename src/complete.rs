@@ -611,11 +611,11 @@ const BASH: &str = r#"# bash completion for @BIN@ (and `kubectl isvc-canary` thr
     done
 
     if type compopt >/dev/null 2>&1; then
-        (( directive & 2 )) && compopt -o nospace
+        (( directive & 2 )) && compopt -o nospace 2>/dev/null
         if (( directive & 4 )); then
-            compopt +o default
+            compopt +o default 2>/dev/null
         elif (( ${#COMPREPLY[@]} == 0 )); then
-            compopt -o default
+            compopt -o default 2>/dev/null
         fi
     fi
     return 0
