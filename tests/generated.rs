@@ -6,8 +6,9 @@
 //!     UPDATE_GENERATED=1 cargo test --test generated
 //!
 //! This target also checks the krew manifest template (`plugins/isvc-canary.yaml`) and its
-//! generator (`plugins/render.sh`), and that the man pages render without groff warnings
-//! (needs `groff`, from man-db's groff-base).
+//! generator (`plugins/render.sh`), that the man pages render without groff warnings (needs
+//! `groff`, from man-db's groff-base), and drives the bash, zsh and fish scripts in those shells
+//! (needs `zsh` and `fish` installed; bash, sh, tar and sha256sum too).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -385,6 +386,69 @@ fn bash_script_completes_through_the_engine() {
     assert_eq!(bash_complete("kubectl-isvc_canary --nam", &["kubectl-isvc_canary", "--nam"]), vec!["--namespace"]);
     // No kubeconfig: live names fail quietly.
     assert!(bash_complete("kubectl-isvc_canary status ", &["kubectl-isvc_canary", "status", ""]).is_empty());
+}
+
+/// PATH with the built binary first.
+fn path_with_bin() -> String {
+    let dir = Path::new(BIN).parent().unwrap();
+    format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default())
+}
+
+fn shell_output(shell: &str, args: &[&str]) -> String {
+    let out = Command::new(shell)
+        .args(args)
+        .env("PATH", path_with_bin())
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {shell} ({e}): install it (apt-get install zsh fish) to test its completion script")
+        });
+    assert!(out.status.success(), "{shell}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn fish_script_completes_through_the_engine() {
+    let script = root().join("completions").join("kubectl-isvc_canary.fish");
+    let program = format!(
+        "source '{}'\nfor line in 'kubectl-isvc_canary pro' 'kubectl-isvc_canary wait --for=r' 'kubectl-isvc_canary wait --for=t' 'kubectl-isvc_canary status --kubeconfig {}/Cargo.t'\n  complete -C \"$line\"\n  echo ---\nend\n",
+        script.display(),
+        root().display()
+    );
+    let text = shell_output("fish", &["--no-config", "-c", &program]);
+    let blocks: Vec<Vec<&str>> = text.split("---\n").map(|b| b.lines().collect()).collect();
+    assert!(blocks[0].len() == 1 && blocks[0][0].starts_with("promote\tSend 100%"), "{text}");
+    assert_eq!(blocks[1], vec!["--for=ready", "--for=rolled-back"], "{text}");
+    // No space after `traffic=`: a second, longer candidate keeps fish from adding one.
+    assert_eq!(blocks[2], vec!["--for=traffic=", "--for=traffic=."], "{text}");
+    // Files where a file goes.
+    assert_eq!(blocks[3], vec![format!("{}/Cargo.toml", root().display())], "{text}");
+}
+
+#[test]
+fn zsh_script_completes_through_the_engine() {
+    // The completion system's `_describe` and `_files` replaced by stubs that print what they get.
+    let script = root().join("completions").join("_kubectl-isvc_canary");
+    let program = format!(
+        r#"_describe() {{ print -r -- "describe ${{@[1,4]}}"; print -rl -- "${{(@P)4}}"; }}
+_files() {{ print files; }}
+compdef() {{ :; }}
+source '{}'
+words=(kubectl-isvc_canary st); CURRENT=2; _kubectl_isvc_canary; print -r -- ---
+words=(kubectl-isvc_canary wait --for=t); CURRENT=3; _kubectl_isvc_canary; print -r -- ---
+words=(kubectl-isvc_canary status --kubeconfig ''); CURRENT=4; _kubectl_isvc_canary; print -r -- ---
+words=(kubectl-isvc_canary status ''); CURRENT=3; _kubectl_isvc_canary || print nothing
+"#,
+        script.display()
+    );
+    let text = shell_output("zsh", &["-f", "-c", &program]);
+    let blocks: Vec<Vec<&str>> = text.split("---\n").map(|b| b.lines().collect()).collect();
+    assert_eq!(blocks[0].len(), 2, "{text}");
+    assert!(blocks[0][1].starts_with("status:Show the InferenceService table"), "{text}");
+    assert_eq!(blocks[1], vec!["describe -t values completions comps", "--for=traffic="], "{text}");
+    assert_eq!(blocks[2], vec!["files"], "{text}");
+    assert_eq!(blocks[3], vec!["nothing"], "{text}");
 }
 
 #[test]
