@@ -243,7 +243,32 @@ func registerNode(ctx context.Context, cs kubernetes.Interface) error {
 	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
 		return err
 	}
+	if err := dropNotReadyTaints(ctx, cs); err != nil {
+		return err
+	}
 	return renewLease(ctx, cs)
+}
+
+// dropNotReadyTaints removes the taints the API server puts on a new node (TaintNodesByCondition)
+// and node-lifecycle would remove once the node is Ready: the launcher may run without that
+// controller.
+func dropNotReadyTaints(ctx context.Context, cs kubernetes.Interface) error {
+	node, err := cs.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	var keep []corev1.Taint
+	for _, t := range node.Spec.Taints {
+		if t.Key != corev1.TaintNodeNotReady && t.Key != corev1.TaintNodeUnreachable {
+			keep = append(keep, t)
+		}
+	}
+	if len(keep) == len(node.Spec.Taints) {
+		return nil
+	}
+	node.Spec.Taints = keep
+	_, err = cs.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{})
+	return err
 }
 
 func nodeConditions(now metav1.Time) []corev1.NodeCondition {
@@ -288,6 +313,9 @@ func heartbeat(ctx context.Context, cs kubernetes.Interface) {
 		}
 		if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil && ctx.Err() == nil {
 			log.Printf("kubelet: node status: %v", err)
+		}
+		if err := dropNotReadyTaints(ctx, cs); err != nil && ctx.Err() == nil {
+			log.Printf("kubelet: node taints: %v", err)
 		}
 	}
 }
