@@ -131,7 +131,10 @@ fn render_page(
     names: &[String],
     this: &str,
 ) -> String {
-    let mut buf: Vec<u8> = Vec::new();
+    let mut buf: Vec<u8> = format!(
+        ".\\\" Generated from the clap definition by tests/generated.rs; do not edit.\n.\\\" Regenerate: {REGENERATE}\n"
+    )
+    .into_bytes();
     man.render_title(&mut buf).unwrap();
     man.render_name_section(&mut buf).unwrap();
     man.render_synopsis_section(&mut buf).unwrap();

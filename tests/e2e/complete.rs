@@ -67,9 +67,16 @@ fn kubectl_completes_inferenceservice_names_through_the_helper() {
     let ns = Ns::new("complete-names");
     ns.create_sklearn("alpha-iris", MODEL_1);
     ns.create_sklearn("beta-iris", MODEL_1);
-    let other = Ns::new("complete-other");
-    other.create_sklearn("gamma-iris", MODEL_1);
     let admin = ns.cluster.admin.as_str();
+    // A second namespace without a second `Ns` (one test holds one slot of the gate).
+    let other = format!("{}-o", ns.name);
+    ns.kubectl_global(["create", "namespace", other.as_str()]).ok();
+    Cmd::new("kubectl")
+        .env_remove("KUBECONFIG")
+        .args(["--kubeconfig", admin, "-n", other.as_str(), "apply", "-f", "-"])
+        .stdin(sklearn_yaml("gamma-iris", MODEL_1, None).into_bytes())
+        .run()
+        .ok();
 
     // kubectl reaches our helper: only it knows the subcommands of isvc-canary.
     let out = kubectl_complete(&[""], Some(admin));
@@ -88,7 +95,7 @@ fn kubectl_completes_inferenceservice_names_through_the_helper() {
     let values = live(&["promote", ns_flag.as_str(), "b"], Some(admin), &["beta-iris"]);
     assert_eq!(values, vec!["beta-iris"]);
     // `--kubeconfig` typed on the line, with no KUBECONFIG at all.
-    let values = live(&["set", "--kubeconfig", admin, "-n", other.name.as_str(), ""], None, &["gamma-iris"]);
+    let values = live(&["set", "--kubeconfig", admin, "-n", other.as_str(), ""], None, &["gamma-iris"]);
     assert_eq!(values, vec!["gamma-iris"]);
     // tag-routing: on|off and the names.
     live(&["tag-routing", "-n", ns.name.as_str(), ""], Some(admin), &["on", "off", "alpha-iris"]);
@@ -107,6 +114,8 @@ fn kubectl_completes_inferenceservice_names_through_the_helper() {
     assert!(!contexts.is_empty());
     let values = live(&["status", "--context", ""], Some(admin), &contexts);
     assert_eq!(values.len(), contexts.len(), "{values:?} vs {contexts:?}");
+
+    ns.kubectl_global(["delete", "namespace", other.as_str(), "--wait=false"]).ok();
 }
 
 #[test]
