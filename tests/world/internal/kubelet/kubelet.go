@@ -26,6 +26,7 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/util/workqueue"
 
 	"isvc-canary.test/world/internal/knobs"
@@ -59,8 +60,16 @@ func Run(ctx context.Context, cfg *rest.Config) error {
 	if err != nil {
 		return err
 	}
-	if err := registerNode(ctx, cs); err != nil {
-		return fmt.Errorf("kubelet: registering node: %w", err)
+	// Registration races kube-controller-manager's first updates of the Node; keep trying a while.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		err := registerNode(ctx, cs)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return fmt.Errorf("kubelet: registering node: %w", err)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 	go heartbeat(ctx, cs)
 
@@ -220,27 +229,32 @@ func registerNode(ctx context.Context, cs kubernetes.Interface) error {
 		"kubernetes.io/hostname": NodeName, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
 		"node.kubernetes.io/instance-type": "sim",
 	}}}
-	created, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		created, err = cs.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
-	}
-	if err != nil {
+	if _, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
-	now := metav1.Now()
-	created.Status = corev1.NodeStatus{
-		Capacity: capacity, Allocatable: capacity,
-		Phase: corev1.NodeRunning,
-		Addresses: []corev1.NodeAddress{
-			{Type: corev1.NodeInternalIP, Address: NodeIP}, {Type: corev1.NodeHostName, Address: NodeName},
-		},
-		NodeInfo: corev1.NodeSystemInfo{
-			KubeletVersion: version, KubeProxyVersion: version, OperatingSystem: "linux", Architecture: "amd64",
-			ContainerRuntimeVersion: "sim://1.0", OSImage: "isvc-canary test cluster", KernelVersion: "sim",
-		},
-		Conditions: nodeConditions(now),
-	}
-	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+	// kube-controller-manager updates a new Node at once (taints, CIDRs): re-read on conflict.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		current, err := cs.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		now := metav1.Now()
+		current.Status = corev1.NodeStatus{
+			Capacity: capacity, Allocatable: capacity,
+			Phase: corev1.NodeRunning,
+			Addresses: []corev1.NodeAddress{
+				{Type: corev1.NodeInternalIP, Address: NodeIP}, {Type: corev1.NodeHostName, Address: NodeName},
+			},
+			NodeInfo: corev1.NodeSystemInfo{
+				KubeletVersion: version, KubeProxyVersion: version, OperatingSystem: "linux", Architecture: "amd64",
+				ContainerRuntimeVersion: "sim://1.0", OSImage: "isvc-canary test cluster", KernelVersion: "sim",
+			},
+			Conditions: nodeConditions(now),
+		}
+		_, err = cs.CoreV1().Nodes().UpdateStatus(ctx, current, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	if err := dropNotReadyTaints(ctx, cs); err != nil {
@@ -253,22 +267,24 @@ func registerNode(ctx context.Context, cs kubernetes.Interface) error {
 // and node-lifecycle would remove once the node is Ready: the launcher may run without that
 // controller.
 func dropNotReadyTaints(ctx context.Context, cs kubernetes.Interface) error {
-	node, err := cs.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	var keep []corev1.Taint
-	for _, t := range node.Spec.Taints {
-		if t.Key != corev1.TaintNodeNotReady && t.Key != corev1.TaintNodeUnreachable {
-			keep = append(keep, t)
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		node, err := cs.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
+		if err != nil {
+			return err
 		}
-	}
-	if len(keep) == len(node.Spec.Taints) {
-		return nil
-	}
-	node.Spec.Taints = keep
-	_, err = cs.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{})
-	return err
+		var keep []corev1.Taint
+		for _, t := range node.Spec.Taints {
+			if t.Key != corev1.TaintNodeNotReady && t.Key != corev1.TaintNodeUnreachable {
+				keep = append(keep, t)
+			}
+		}
+		if len(keep) == len(node.Spec.Taints) {
+			return nil
+		}
+		node.Spec.Taints = keep
+		_, err = cs.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{})
+		return err
+	})
 }
 
 func nodeConditions(now metav1.Time) []corev1.NodeCondition {
@@ -296,12 +312,22 @@ func heartbeat(ctx context.Context, cs kubernetes.Interface) {
 		if err := renewLease(ctx, cs); err != nil && ctx.Err() == nil {
 			log.Printf("kubelet: lease: %v", err)
 		}
+		if err := heartbeatNode(ctx, cs); err != nil && ctx.Err() == nil {
+			log.Printf("kubelet: node status: %v", err)
+		}
+		if err := dropNotReadyTaints(ctx, cs); err != nil && ctx.Err() == nil {
+			log.Printf("kubelet: node taints: %v", err)
+		}
+	}
+}
+
+// heartbeatNode renews the node's condition heartbeats (and turns Ready back on if anything
+// turned it off).
+func heartbeatNode(ctx context.Context, cs kubernetes.Interface) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		node, err := cs.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
 		if err != nil {
-			if ctx.Err() == nil {
-				log.Printf("kubelet: node: %v", err)
-			}
-			continue
+			return err
 		}
 		now := metav1.Now()
 		for i := range node.Status.Conditions {
@@ -311,16 +337,16 @@ func heartbeat(ctx context.Context, cs kubernetes.Interface) {
 				c.Status, c.Reason, c.Message, c.LastTransitionTime = corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status", now
 			}
 		}
-		if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil && ctx.Err() == nil {
-			log.Printf("kubelet: node status: %v", err)
-		}
-		if err := dropNotReadyTaints(ctx, cs); err != nil && ctx.Err() == nil {
-			log.Printf("kubelet: node taints: %v", err)
-		}
-	}
+		_, err = cs.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})
+		return err
+	})
 }
 
 func renewLease(ctx context.Context, cs kubernetes.Interface) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error { return renewLeaseOnce(ctx, cs) })
+}
+
+func renewLeaseOnce(ctx context.Context, cs kubernetes.Interface) error {
 	now := metav1.NewMicroTime(time.Now())
 	leases := cs.CoordinationV1().Leases(leaseNS)
 	lease, err := leases.Get(ctx, NodeName, metav1.GetOptions{})
