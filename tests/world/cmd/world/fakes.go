@@ -1,7 +1,7 @@
 package main
 
 // The fakes and the admission policy live in packages another person writes; every call to them
-// is in this file, so that the launcher builds whatever state those packages are in.
+// is in this file.
 
 import (
 	"context"
@@ -10,7 +10,9 @@ import (
 	"k8s.io/client-go/rest"
 
 	"isvc-canary.test/world/internal/autoscaler"
+	"isvc-canary.test/world/internal/ingress"
 	"isvc-canary.test/world/internal/kubelet"
+	"isvc-canary.test/world/internal/policy"
 )
 
 // fake is one fake running in the launcher's process.
@@ -24,13 +26,12 @@ func fakes(cfg *rest.Config, ln net.Listener) []fake {
 	return []fake{
 		{"kubelet", func(ctx context.Context) error { return kubelet.Run(ctx, cfg) }},
 		{"autoscaler", func(ctx context.Context) error { return autoscaler.Run(ctx, cfg) }},
-		// TODO: ingress.Run(ctx, cfg, ln) once internal/ingress exists.
+		{"ingress", func(ctx context.Context) error { return ingress.Run(ctx, cfg, ln) }},
 	}
 }
 
 // installPolicy installs the ValidatingAdmissionPolicy that stands in for Knative's webhook on
 // Knative Services' traffic.
 func installPolicy(ctx context.Context, cfg *rest.Config) error {
-	// TODO: policy.Install(ctx, cfg) once internal/policy exists.
-	return nil
+	return policy.Install(ctx, cfg)
 }

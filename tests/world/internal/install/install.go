@@ -48,6 +48,10 @@ type Installer struct {
 
 // New makes an installer for the cluster behind cfg.
 func New(cfg *rest.Config, mods Modules, logger *log.Logger) (*Installer, error) {
+	// Knative reads the activator's v1 Endpoints, which the server flags as deprecated on every
+	// request: not news to anyone reading the launcher's output.
+	cfg = rest.CopyConfig(cfg)
+	cfg.WarningHandler = rest.NoWarnings{}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
