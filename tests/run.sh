@@ -20,8 +20,29 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/isvc-canary-test.XXXXXX")
 state="$work/world"
 parent=""
 world_pid=""
+child=""
+
+# Runs a test command in the background, in a process group of its own, and waits for it: bash
+# runs a trap only once the foreground command has finished, and `wait` lets a SIGTERM to this
+# script stop everything at once. The command does not inherit the pipe's write end ({parent}>&-),
+# or a test process left behind would keep the cluster alive.
+run_tests() { # DIR COMMAND...
+  local dir=$1 rc=0
+  shift
+  set -m
+  (cd "$dir" && exec "$@") {parent}>&- &
+  child=$!
+  set +m
+  wait "$child" || rc=$?
+  child=""
+  return "$rc"
+}
 
 stop_world() {
+  if [ -n "$child" ]; then
+    kill -TERM -- "-$child" 2>/dev/null || true
+    child=""
+  fi
   if [ -n "$parent" ]; then
     exec {parent}>&-   # EOF on the launcher's --parent-fd: it stops everything and exits
     parent=""
@@ -73,10 +94,8 @@ grep '^READY ' "$work/ready.out" >&2
 export ISVC_CANARY_TEST_ENV="$state/env.json"
 export ISVC_CANARY_BIN_DIR="$bin"
 failed=()
-# The test processes must not inherit the pipe's write end, or a test process left behind would
-# keep the cluster alive: {parent}>&- closes it for them.
-(cd "$here/world" && go test -count=1 -timeout 40m ./... {parent}>&-) || failed+=("go test")
-(cd "$root" && cargo test --all-targets {parent}>&-) || failed+=("cargo test")
+run_tests "$here/world" go test -count=1 -timeout 40m ./... || failed+=("go test")
+run_tests "$root" cargo test --all-targets || failed+=("cargo test")
 
 stop_world
 if [ ${#failed[@]} -gt 0 ]; then
