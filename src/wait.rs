@@ -187,6 +187,9 @@ pub struct Waiter {
     resource_version: String,
     stream: Option<Box<dyn futures::AsyncBufRead + Unpin + Send>>,
     last: Isvc,
+    /// False between a write and the watch event of that write: events before it show the spec
+    /// as it was read, which is neither "done" nor someone else's change.
+    write_seen: bool,
 }
 
 impl Waiter {
@@ -201,7 +204,27 @@ impl Waiter {
             resource_version: isvc.resource_version.clone(),
             stream: Some(Box::new(Box::pin(stream))),
             last: isvc.clone(),
+            write_seen: true,
         })
+    }
+
+    /// Judges from the object the write returned; the watch's events from before the write
+    /// (opened at the read's resourceVersion) are skipped until the write's own event arrives.
+    pub fn after_write(mut self, written: &Isvc) -> Waiter {
+        self.last = written.clone();
+        self.write_seen = false;
+        self
+    }
+
+    /// Takes an object from the watch as the latest state, unless it predates our write.
+    fn accept(&mut self, obj: Isvc, req: &WaitRequest) {
+        if !self.write_seen {
+            match &req.guarded_spec {
+                Some(guard) if &crate::cmd::spec_fingerprint(&obj, req.component) != guard => return,
+                _ => self.write_seen = true,
+            }
+        }
+        self.last = obj;
     }
 
     /// Waits until the goal holds (the last object seen), or fails with 3, 4, 7 or 130.
@@ -284,7 +307,7 @@ impl Waiter {
             // Re-judge at least every second (fail windows, pods), else on the next event.
             let tick = (deadline - now).min(Duration::from_secs(1));
             tokio::select! {
-                next = self.next_object() => { if let Some(obj) = next? { self.last = obj; } }
+                next = self.next_object() => { if let Some(obj) = next? { self.accept(obj, req); } }
                 () = tokio::time::sleep(tick) => {}
                 _ = tokio::signal::ctrl_c() => {
                     spinner.finish_and_clear();

@@ -183,7 +183,7 @@ pub async fn run(
                         guarded_spec: Some(spec_fingerprint(&written, component)),
                     };
                     let undo = undo_hint(&isvc, &change);
-                    let last = match waiter.run(term, &request).await {
+                    let last = match waiter.after_write(&written).run(term, &request).await {
                         Ok(last) => last,
                         Err(e) => {
                             let code = exit_of(&e);
