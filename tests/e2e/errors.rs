@@ -66,12 +66,15 @@ fn forbidden_names_user_verb_and_resource() {
 fn webhook_rejection_is_shown_verbatim() {
     let ns = Ns::new("webhook");
     let name = "storage";
-    // A storage spec makes KServe's validating webhook accept only s3://, hdfs://, webhdfs:// URIs.
+    // Models given as `storageUris` (KServe 0.17): KServe's validating webhook refuses a
+    // `storageUri` beside them ("Setting both StorageURI and StorageURIs is not supported.").
     let doc = json!({
         "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
         "metadata": {"name": name},
-        "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "s3://bucket/sklearn/1.0/model",
-            "storage": {"key": "localMinIO", "path": "sklearn/model"}}}}
+        "spec": {"predictor": {
+            "model": {"modelFormat": {"name": "sklearn"}},
+            "storageUris": [{"uri": MODEL_1, "mountPath": "/mnt/models"}]
+        }}
     });
     ns.apply(&doc.to_string());
     let before = ns.get(name);

@@ -213,7 +213,7 @@ impl Ns {
 
     /// The object as kubectl reads it.
     pub fn get(&self, name: &str) -> Value {
-        self.kubectl(["get", "inferenceservice.serving.kserve.io", name, "-o", "json"]).ok().json()
+        self.kubectl(["get", "inferenceservice.serving.kserve.io", name, "-o", "json", "--show-managed-fields"]).ok().json()
     }
 
     /// Polls the object (kubectl) until `pred` holds; panics with the last object after `limit`.
