@@ -7,6 +7,7 @@
 mod harness;
 mod proc;
 
+mod ci_example;
 mod complete;
 mod errors;
 mod flow;
