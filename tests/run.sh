@@ -12,6 +12,22 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 
+# The generated-files tests drive the completion scripts in zsh and fish and render the man pages
+# with man/groff; install them where we can (root with apt-get), else say what is missing.
+missing=()
+for tool in zsh fish man groff; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  pkgs=("${missing[@]/#man/man-db}")
+  pkgs=("${pkgs[@]/#groff/groff-base}")
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "run.sh: installing ${pkgs[*]}" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
+  else
+    echo "run.sh: the tests need ${missing[*]}: install ${pkgs[*]}" >&2
+    exit 1
+  fi
+fi
+
 bin=$("$here/build-go.sh" | tail -n 1)
 echo "run.sh: Go binaries in $bin" >&2
 (cd "$root" && cargo test --all-targets --no-run)
