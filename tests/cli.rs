@@ -249,3 +249,44 @@ fn completion_scripts_are_printed() {
         assert!(!out.stdout.is_empty(), "{}", out.describe());
     }
 }
+
+/// A stand-in API server without KServe: every path answers 404 as kube-apiserver answers for a
+/// group it does not serve.
+fn server_without_kserve() -> String {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let body = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the server could not find the requested resource","reason":"NotFound","details":{},"code":404}"#;
+                let resp = format!(
+                    "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(resp.as_bytes());
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn missing_inferenceservice_api_is_not_found() {
+    let server = server_without_kserve();
+    let config = kubeconfig(&server);
+    let c = config.to_str().unwrap();
+    for args in [vec!["status"], vec!["status", "sklearn-iris"], vec!["set", "sklearn-iris", "10"], vec!["set", "10"], vec!["promote", "sklearn-iris"]] {
+        let out = plugin([&["--kubeconfig", c][..], &args[..]].concat());
+        out.code(6).stderr_has("KServe");
+    }
+}

@@ -24,6 +24,13 @@ fn missing_inferenceservice_lists_those_that_exist() {
     let list = ns.plugin(["status", "-o", "json"]).ok().json();
     assert_eq!(list["kind"], "List");
     assert_eq!(list["items"].as_array().map(Vec::len), Some(2));
+    // The list equals kubectl's (AGE aside), and -l selects as kubectl does.
+    ns.assert_list_matches_kubectl(&[]);
+    ns.kubectl(["label", "inferenceservice.serving.kserve.io", "beta", "team=b"]).ok();
+    ns.assert_list_matches_kubectl(&["-l", "team=b"]);
+    let out = ns.plugin(["status", "-l", "team=b"]);
+    out.ok().stdout_has("beta");
+    assert!(!out.stdout.contains("alpha"), "{}", out.describe());
 }
 
 #[test]

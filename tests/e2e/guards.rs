@@ -51,6 +51,44 @@ fn standard_mode_is_refused() {
     // status shows it, whatever its mode.
     let j = ns.plugin(["status", name, "-o", "json"]).ok().json();
     assert_eq!(j["mode"], "Standard");
+
+    // ModelMesh: refused the same way.
+    let mm = "mesh";
+    let doc = json!({
+        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+        "metadata": {"name": mm, "annotations": {"serving.kserve.io/deploymentMode": "ModelMesh"}},
+        "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": MODEL_1}}}
+    });
+    ns.apply(&doc.to_string());
+    let before = ns.get(mm);
+    for args in [vec!["set", mm, "10", "--model-uri", MODEL_2], vec!["promote", mm], vec!["tag-routing", mm, "on"]] {
+        let out = ns.plugin(&args);
+        out.code(7).stderr_has("ModelMesh");
+        unchanged(&ns, mm, &before, &out.describe());
+    }
+}
+
+#[test]
+fn first_split_is_armed_and_gitops_owners_are_warned() {
+    let ns = Ns::new("armed-gitops");
+    let name = "early";
+    // The first model never becomes ready here, so nothing is ever rolled out.
+    ns.knobs(false, json!([{"match": "1.0/model", "readyDelay": "30m"}]));
+    ns.create_sklearn(name, MODEL_1);
+    ns.wait_created(name, 1);
+    let out = ns.plugin(["set", name, "10"]);
+    out.ok().stdout_is("inferenceservice.serving.kserve.io/early canary set\n").stderr_has("armed");
+    assert_eq!(ns.get(name)["spec"]["predictor"]["canaryTrafficPercent"], 10);
+
+    // An object applied by Argo CD's field manager: every mutation warns that a sync reverts it.
+    let managed = "managed";
+    let out = crate::proc::Cmd::new("kubectl")
+        .env_remove("KUBECONFIG")
+        .args(["--kubeconfig", ns.cluster.admin.as_str(), "-n", ns.name.as_str(), "apply", "--server-side", "--field-manager=argocd-controller", "-f", "-"])
+        .stdin(sklearn_yaml(managed, MODEL_1, None).into_bytes())
+        .run();
+    out.ok();
+    ns.plugin(["set", managed, "10", "--model-uri", MODEL_2, "--dry-run=server"]).ok().stderr_has("argocd-controller");
 }
 
 #[test]

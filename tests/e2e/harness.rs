@@ -319,6 +319,25 @@ impl Ns {
         panic!("the InferenceService kept changing; cannot compare with kubectl: {last}");
     }
 
+    /// `status` without NAME (plus `extra` flags) equals `kubectl get isvc` with the same flags.
+    pub fn assert_list_matches_kubectl(&self, extra: &[&str]) {
+        self.pause(true);
+        for _ in 0..20 {
+            let k1 = without_age(&self.kubectl([&["get", "inferenceservice.serving.kserve.io"][..], extra].concat()).ok().stdout);
+            let ours = self.plugin([&["status"][..], extra].concat());
+            ours.ok();
+            let k2 = without_age(&self.kubectl([&["get", "inferenceservice.serving.kserve.io"][..], extra].concat()).ok().stdout);
+            if k1 != k2 {
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+            assert_eq!(without_age(&ours.stdout), k1, "the list differs from kubectl's\n{}", ours.describe());
+            self.pause(false);
+            return;
+        }
+        panic!("the InferenceServices kept changing; cannot compare with kubectl");
+    }
+
     // -- audit log ----------------------------------------------------------------------------
 
     /// The current end of the audit log: requests after it belong to what runs next.

@@ -168,3 +168,43 @@ fn status_watch_json_emits_one_object_per_change() {
     let t = last["traffic"].as_array().unwrap();
     assert_eq!((t[0]["revision"].as_str(), t[0]["percent"].as_i64()), (Some(rev(name, 2).as_str()), Some(10)), "{}", out.describe());
 }
+
+#[test]
+fn a_no_op_write_is_not_sent_and_its_wait_ends_only_when_done() {
+    let ns = Ns::new("wait-noop");
+    let name = "again";
+    ns.knobs(false, json!([{"match": "2.0/model", "readyDelay": "8s"}]));
+    ns.create_ready(name, MODEL_1);
+    ns.plugin(["set", name, "10", "--model-uri", MODEL_2]).ok();
+    ns.wait_created(name, 2);
+    // The same command again, with --wait: nothing to write, but it waits for the done rule.
+    let mark = ns.audit_mark();
+    let out = ns.plugin(["set", name, "10", "--model-uri", MODEL_2, "--wait", "--timeout", "5m"]);
+    out.ok().stdout_is("inferenceservice.serving.kserve.io/again unchanged\n");
+    let events = ns.audit_since(mark, &ns.cluster.token_user, |_| true);
+    assert!(events.iter().all(|e| e.verb != "patch"), "no PATCH: {events:#?}");
+    let v = ns.get(name);
+    assert_eq!(
+        traffic(&v),
+        vec![(rev(name, 2), 10, String::new(), true), (rev(name, 1), 90, "prev".into(), false)],
+        "the wait ended only once r2 served its 10%\n{}",
+        out.describe()
+    );
+}
+
+#[test]
+fn interrupted_wait_exits_130_and_keeps_the_change() {
+    let ns = Ns::new("wait-interrupt");
+    let name = "stopped";
+    ns.knobs(false, json!([{"match": "2.0/model", "readyDelay": "30m"}]));
+    ns.create_ready(name, MODEL_1);
+    let running = ns.plugin_spawn(["set", name, "10", "--model-uri", MODEL_2, "--wait"]);
+    ns.wait_created(name, 2);
+    std::thread::sleep(Duration::from_secs(1));
+    crate::proc::Cmd::new("kill").args(["-INT", &running.pid().to_string()]).run().ok();
+    let out = running.finish();
+    out.code(130).stderr_has("undo").stderr_has(&format!("--model-uri {MODEL_1}"));
+    let v = ns.get(name);
+    assert_eq!(v["spec"]["predictor"]["canaryTrafficPercent"], 10, "nothing is reverted");
+    assert_eq!(v["spec"]["predictor"]["model"]["storageUri"], MODEL_2);
+}

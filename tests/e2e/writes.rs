@@ -137,6 +137,11 @@ fn dry_runs_and_print_patch_change_nothing() {
     assert_eq!(v["spec"]["predictor"]["canaryTrafficPercent"], 10);
     assert_eq!(owned_view(&ns.get(name)), before);
 
+    // -o name and -o yaml.
+    ns.plugin(["set", name, "10", "--dry-run=server", "-o", "name"]).ok().stdout_is("inferenceservice.serving.kserve.io/dry\n");
+    ns.plugin(["set", name, "10", "--dry-run=server", "-o", "yaml"]).ok().stdout_has("canaryTrafficPercent: 10");
+    assert_eq!(owned_view(&ns.get(name)), before);
+
     // --print-patch prints the patch on stdout and sends nothing.
     let mark = ns.audit_mark();
     let out = ns.plugin(["set", name, "10", "--model-uri", MODEL_2, "--print-patch"]);
