@@ -377,6 +377,8 @@ impl Ns {
                 resource: e["objectRef"]["resource"].as_str().unwrap_or_default().to_string(),
                 name: e["objectRef"]["name"].as_str().unwrap_or_default().to_string(),
                 code: e["responseStatus"]["code"].as_i64().unwrap_or(0),
+                stage: e["stage"].as_str().unwrap_or_default().to_string(),
+                audit_id: e["auditID"].as_str().unwrap_or_default().to_string(),
             })
             .filter(|e| {
                 let path = e.uri.split('?').next().unwrap_or_default();
@@ -407,6 +409,9 @@ pub struct AuditEvent {
     pub resource: String,
     pub name: String,
     pub code: i64,
+    /// ResponseStarted (long-running requests: watches) or ResponseComplete.
+    pub stage: String,
+    pub audit_id: String,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -609,4 +614,64 @@ pub fn http(ingress: &str, host: &str, method: &str, path: &str, body: &str) -> 
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
     (status, headers, body.to_string())
+}
+
+// ---------------------------------------------------------------------------------------------
+// A TCP proxy in front of the API server that can cut every open connection (a watch cut in the
+// middle). TLS passes through untouched: the serving certificate is for 127.0.0.1.
+
+pub struct CutProxy {
+    pub url: String,
+    conns: std::sync::Arc<Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl CutProxy {
+    pub fn start(upstream: &str) -> CutProxy {
+        let target = upstream.trim_start_matches("https://").trim_end_matches('/').to_string();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let url = format!("https://{}", listener.local_addr().expect("addr"));
+        let conns: std::sync::Arc<Mutex<Vec<std::net::TcpStream>>> = Default::default();
+        let held = conns.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let Ok(server) = std::net::TcpStream::connect(&target) else { continue };
+                if let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) {
+                    let mut list = held.lock().unwrap_or_else(|e| e.into_inner());
+                    list.push(c2);
+                    list.push(s2);
+                }
+                let (Ok(mut c_read), Ok(mut s_write)) = (client.try_clone(), server.try_clone()) else { continue };
+                let (mut s_read, mut c_write) = (server, client);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c_read, &mut s_write);
+                    let _ = s_write.shutdown(std::net::Shutdown::Both);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut s_read, &mut c_write);
+                    let _ = c_write.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        CutProxy { url, conns }
+    }
+
+    /// Closes every connection open through the proxy; new ones are still accepted.
+    pub fn cut(&self) -> usize {
+        let mut list = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        let n = list.len() / 2;
+        for s in list.drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+        n
+    }
+
+    /// A copy of `kubeconfig` that points at the proxy.
+    pub fn kubeconfig(&self, kubeconfig: &str, server: &str, dir_tag: &str) -> String {
+        let text = std::fs::read_to_string(kubeconfig).expect("read kubeconfig");
+        assert!(text.contains(server), "{kubeconfig} names {server}");
+        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("proxy-{dir_tag}-{}.kubeconfig", std::process::id()));
+        std::fs::write(&path, text.replace(server, &self.url)).expect("write kubeconfig");
+        path.display().to_string()
+    }
 }

@@ -208,3 +208,36 @@ fn interrupted_wait_exits_130_and_keeps_the_change() {
     assert_eq!(v["spec"]["predictor"]["canaryTrafficPercent"], 10, "nothing is reverted");
     assert_eq!(v["spec"]["predictor"]["model"]["storageUri"], MODEL_2);
 }
+
+#[test]
+fn a_watch_cut_in_the_middle_resumes() {
+    let ns = Ns::new("wait-cut");
+    let name = "cut";
+    ns.knobs(false, json!([{"match": "2.0/model", "readyDelay": "8s"}]));
+    ns.create_ready(name, MODEL_1);
+    let c = ns.cluster;
+    let proxy = CutProxy::start(&c.server);
+    let config = proxy.kubeconfig(&c.admin, &c.server, &ns.name);
+    let mark = ns.audit_mark();
+    let running = ns.plugin_cmd(&config, ["set", name, "10", "--model-uri", MODEL_2, "--wait", "--timeout", "5m"]).limit(Duration::from_secs(400)).spawn();
+    ns.wait_created(name, 2);
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(proxy.cut() > 0, "the wait holds a connection");
+    std::thread::sleep(Duration::from_secs(2));
+    proxy.cut();
+    let out = running.finish();
+    out.ok().stdout_is("inferenceservice.serving.kserve.io/cut canary set\n");
+    assert_eq!(
+        traffic(&ns.get(name)),
+        vec![(rev(name, 2), 10, String::new(), true), (rev(name, 1), 90, "prev".into(), false)],
+        "done only once r2 served 10%\n{}",
+        out.describe()
+    );
+    let events = ns.audit_since(mark, &c.token_user, |_| true);
+    let mut watches: Vec<&str> =
+        events.iter().filter(|e| e.verb == "watch" && e.resource == "inferenceservices").map(|e| e.audit_id.as_str()).collect();
+    watches.sort();
+    watches.dedup();
+    let watches = watches.len();
+    assert!(watches >= 2, "the watch was opened again after the cut: {events:#?}");
+}
