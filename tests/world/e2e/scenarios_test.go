@@ -408,19 +408,27 @@ func TestFailingModelIsNotReady(t *testing.T) {
 	})
 }
 
-// notReadyFor checks for d that the InferenceService is not Ready, in state want, with modelStatus
-// saying the model of revision failed to load.
+// notReadyFor checks for d that the InferenceService is not Ready and in state want, then that
+// modelStatus says the model of revision failed to load. modelStatus is not required at every
+// moment: after Knative's progress deadline the failed revision is scaled to zero and back, and
+// while its new pod starts KServe reports transitionStatus InProgress until that pod fails too.
 func (n *ns) notReadyFor(name string, d time.Duration, want State, revision string) {
 	n.t.Helper()
+	check := func(s *ISVC) error {
+		if c := s.Cond("Ready"); c.Status == "True" {
+			return fmt.Errorf("Ready %+v", c)
+		}
+		return want.Diff(StateOf(s))
+	}
 	stays(n.t, d, "not Ready with a failed model", func() error {
 		s, err := n.get(name)
 		if err != nil {
 			return err
 		}
-		if c := s.Cond("Ready"); c.Status == "True" {
-			return fmt.Errorf("Ready %+v", c)
-		}
-		if err := want.Diff(StateOf(s)); err != nil {
+		return check(s)
+	})
+	n.waitISVC(name, "not Ready, modelStatus BlockedByFailedLoad", func(s *ISVC) error {
+		if err := check(s); err != nil {
 			return err
 		}
 		return failedLoad(s, revision)
