@@ -17,6 +17,11 @@ import (
 	"syscall"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
 	"isvc-canary.test/world/internal/controlplane"
 	"isvc-canary.test/world/internal/install"
 )
@@ -217,6 +222,9 @@ func startWorld(ctx context.Context, state, binDir string, logger *log.Logger) (
 		return w, err
 	}
 	w.runFakes(fakes(fakeCfg, ln))
+	if err := w.waitNodeReady(ctx, admin, 60*time.Second); err != nil {
+		return w, err
+	}
 
 	// 6. Ready. (Every CRD was Established in step 2, before anything used them.)
 	w.env = Env{
@@ -375,4 +383,34 @@ func (w *world) stop() {
 	}
 	w.sup.StopAll(10 * time.Second)
 	w.log.Printf("stopped")
+}
+
+// waitNodeReady waits until the fake kubelet has registered a Ready Node, so that READY means
+// pods can run; a fake that fails meanwhile fails the start rather than the first test.
+func (w *world) waitNodeReady(ctx context.Context, cfg *rest.Config, timeout time.Duration) error {
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err == nil {
+			for _, n := range nodes.Items {
+				for _, c := range n.Status.Conditions {
+					if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+						return nil
+					}
+				}
+			}
+		}
+		select {
+		case err := <-w.fakeErrs:
+			return err
+		case <-ctx.Done():
+			return fmt.Errorf("no Ready Node after %s (the fake kubelet registers it)", timeout)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
