@@ -410,7 +410,11 @@ func (w *world) predict(host, model string) (answer, error) {
 	body, _ := io.ReadAll(resp.Body)
 	// The fake ingress names the revision that answered in X-Sim-Revision (and, as Knative's
 	// gateway splits do, in Knative-Serving-Revision).
-	return answer{resp.StatusCode, resp.Header.Get("X-Sim-Revision"), string(body)}, nil
+	rev := resp.Header.Get("X-Sim-Revision")
+	if k := resp.Header.Get("Knative-Serving-Revision"); k != rev {
+		return answer{}, fmt.Errorf("X-Sim-Revision %q but Knative-Serving-Revision %q", rev, k)
+	}
+	return answer{resp.StatusCode, rev, string(body)}, nil
 }
 
 // count sends n requests and counts the answering revisions; any answer other than 200 with a
