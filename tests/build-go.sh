@@ -66,6 +66,14 @@ if [ ! -x "$world_dir/world" ]; then
   rm -rf "$world_dir"; mv "$tmp" "$world_dir"
 fi
 
+# Old builds go, except the three newest of each kind: a sandbox or a test run started a moment
+# ago may still run one (Knative's controller is a re-execution of the launcher's own file).
+for kind in k8s kserve world; do
+  ls -1dt "$cache/$kind"-* 2>/dev/null | grep -v '\.tmp\.' | tail -n +4 | while read -r old; do
+    case "$old" in "$k8s_dir" | "$kserve_dir" | "$world_dir") ;; *) rm -rf "$old" ;; esac
+  done
+done
+
 mkdir -p "$cache/bin"
 for f in "$k8s_dir"/* "$kserve_dir"/* "$world_dir"/*; do ln -sf "$f" "$cache/bin/$(basename "$f")"; done
 echo "$cache/bin"
