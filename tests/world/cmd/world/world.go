@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -122,8 +123,8 @@ func runWorld(mode string, args []string, logger *log.Logger) int {
 // defaultBinDir is the folder this binary was started from (not the target of a symbolic link:
 // tests/build-go.sh links every binary into one folder).
 func defaultBinDir() string {
-	if filepath.Base(os.Args[0]) != os.Args[0] {
-		return filepath.Dir(os.Args[0])
+	if path, err := exec.LookPath(os.Args[0]); err == nil {
+		return filepath.Dir(path)
 	}
 	exe, err := os.Executable()
 	if err != nil {
