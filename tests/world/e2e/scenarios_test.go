@@ -263,6 +263,10 @@ func TestScenario08NewRevisionFails(t *testing.T) {
 }
 
 // failedLoad checks that modelStatus says the model of revision failed to load.
+// kserve-facts.md §3 lists lastFailureInfo {location, reason, message, modelRevisionName, time,
+// exitCode}; KServe v0.17.0 (PropagateModelStatus) fills only reason, message and exitCode from
+// the storage initializer, so modelRevisionName is checked only when present. copies.failedCopies
+// stays 0 even with a crash-looping pod (nothing sets it), so it is not checked.
 func failedLoad(s *ISVC, revision string) error {
 	ms := s.Status.ModelStatus
 	if ms.TransitionStatus != "BlockedByFailedLoad" {
@@ -344,6 +348,8 @@ func TestScenario11InvalidCanaryPercent(t *testing.T) {
 				}
 				return nil
 			})
+			// kserve-facts.md §4.5 #11 names PredictorReady only; the controllers also set the
+			// top-level Ready False with the same reason and message (checked below: not True).
 			t.Logf("PredictorReady: %+v; Ready: %+v", s.Cond("PredictorReady"), s.Cond("Ready"))
 			if err := (State{Traffic: "r1/100*", LRO: "r1", PRO: "", LRR: "r1", LCR: "r1", Ready: Any}).Diff(StateOf(s)); err != nil {
 				t.Fatalf("status changed: %v", err)
