@@ -45,6 +45,11 @@ pub fn render_table(headers: &[&str], rows: &[Vec<String>], no_headers: bool) ->
     out
 }
 
+/// An empty value shown as `-`.
+pub fn dash(s: &str) -> &str {
+    if s.is_empty() { "-" } else { s }
+}
+
 pub fn to_json<T: Serialize>(value: &T) -> Result<String> {
     Ok(serde_json::to_string_pretty(value)? + "\n")
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::cli::Component;
 use crate::isvc::{Condition, ISVC_LABEL, Isvc, REVISION_LABEL, SOURCE_URI_ANNOTATION};
-use crate::output::{Color, paint, render_table, sanitize};
+use crate::output::{Color, dash, paint, render_table, sanitize};
 use crate::rules::{capitalize, failure_reason};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -350,10 +350,6 @@ pub fn render_details(
         out.push_str(&render_table(&["NAME", "READY", "STATUS", "RESTARTS", "AGE"], &rows, no_headers));
     }
     out
-}
-
-fn dash(s: &str) -> &str {
-    if s.is_empty() { "-" } else { s }
 }
 
 /// The route condition of a component (KServe's spelling).

@@ -26,8 +26,14 @@ pub struct Ctx {
     pub term: Terminal,
 }
 
+/// The `-o` formats of commands that print an object, and of `status`.
+const OBJECT_OUTPUT: &[OutputFormat] = &[OutputFormat::Json, OutputFormat::Yaml, OutputFormat::Name];
+const STATUS_OUTPUT: &[OutputFormat] = &[OutputFormat::Json, OutputFormat::Yaml, OutputFormat::Wide];
+
 impl Ctx {
-    async fn new(global: GlobalArgs) -> Result<Ctx> {
+    /// Checks `-o` against what the command prints, then connects.
+    async fn new(global: GlobalArgs, outputs: &[OutputFormat]) -> Result<Ctx> {
+        check_output(&global, outputs)?;
         let term = Terminal::detect(&global);
         let kube = Kube::connect(&global).await?;
         Ok(Ctx { global, kube, term })
@@ -51,30 +57,12 @@ pub async fn dispatch(cli: Cli) -> Result<Exit> {
         }
         Command::Completion(args) => completion::run(&args),
         Command::Complete(args) => Ok(crate::complete::run(&global, &args.words).await),
-        Command::Set(args) => {
-            check_output(&global, &[OutputFormat::Json, OutputFormat::Yaml, OutputFormat::Name])?;
-            set::run(&Ctx::new(global).await?, &args).await
-        }
-        Command::Promote(args) => {
-            check_output(&global, &[OutputFormat::Json, OutputFormat::Yaml, OutputFormat::Name])?;
-            promote::run(&Ctx::new(global).await?, &args).await
-        }
-        Command::Rollback(args) => {
-            check_output(&global, &[OutputFormat::Json, OutputFormat::Yaml, OutputFormat::Name])?;
-            rollback::run(&Ctx::new(global).await?, &args).await
-        }
-        Command::TagRouting(args) => {
-            check_output(&global, &[OutputFormat::Json, OutputFormat::Yaml, OutputFormat::Name])?;
-            tag_routing::run(&Ctx::new(global).await?, &args).await
-        }
-        Command::Status(args) => {
-            check_output(&global, &[OutputFormat::Json, OutputFormat::Yaml, OutputFormat::Wide])?;
-            status::run(&Ctx::new(global).await?, &args).await
-        }
-        Command::Wait(args) => {
-            check_output(&global, &[OutputFormat::Json, OutputFormat::Yaml, OutputFormat::Name])?;
-            wait::run(&Ctx::new(global).await?, &args).await
-        }
+        Command::Set(args) => set::run(&Ctx::new(global, OBJECT_OUTPUT).await?, &args).await,
+        Command::Promote(args) => promote::run(&Ctx::new(global, OBJECT_OUTPUT).await?, &args).await,
+        Command::Rollback(args) => rollback::run(&Ctx::new(global, OBJECT_OUTPUT).await?, &args).await,
+        Command::TagRouting(args) => tag_routing::run(&Ctx::new(global, OBJECT_OUTPUT).await?, &args).await,
+        Command::Status(args) => status::run(&Ctx::new(global, STATUS_OUTPUT).await?, &args).await,
+        Command::Wait(args) => wait::run(&Ctx::new(global, OBJECT_OUTPUT).await?, &args).await,
     }
 }
 

@@ -11,7 +11,7 @@ use crate::client::PatchKind;
 use crate::duration::parse_duration;
 use crate::error::{Exit, Fail, exit_of, fail};
 use crate::isvc::{Isvc, TAG_ROUTING_ANNOTATION};
-use crate::output::{to_json, to_yaml};
+use crate::output::{dash, to_json, to_yaml};
 use crate::patch::{Change, display_patch, expect_revision_patch, merge_patch};
 use crate::resolve::resolve;
 use crate::rules::{Plan, check_component, check_mode};
@@ -322,8 +322,4 @@ fn report(ctx: &Ctx, isvc: &Isvc, verb: &str, dry_run: bool) -> Result<()> {
         _ => println!("{reference} {verb}{suffix}"),
     }
     Ok(())
-}
-
-fn dash(s: &str) -> &str {
-    if s.is_empty() { "-" } else { s }
 }
