@@ -237,6 +237,10 @@ impl Waiter {
         // Pods are listed only when everything else holds; `None` = cannot list (forbidden).
         let mut can_list_pods = true;
         let min_scale = min_scale(&self.last, req.component);
+        // One Ctrl-C listener for the whole wait: a fresh one per turn of the loop would miss a
+        // signal that arrives between two turns (and tokio has replaced the default action).
+        let interrupted = tokio::signal::ctrl_c();
+        tokio::pin!(interrupted);
         loop {
             let isvc = self.last.clone();
             if let Some(guard) = &req.guarded_spec
@@ -309,7 +313,7 @@ impl Waiter {
             tokio::select! {
                 next = self.next_object() => { if let Some(obj) = next? { self.accept(obj, req); } }
                 () = tokio::time::sleep(tick) => {}
-                _ = tokio::signal::ctrl_c() => {
+                _ = &mut interrupted => {
                     spinner.finish_and_clear();
                     return Err(fail(Exit::Interrupted, format!("interrupted while {phase}")));
                 }

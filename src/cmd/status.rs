@@ -136,6 +136,9 @@ async fn watch(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
     let json = ctx.output() == Some(OutputFormat::Json);
     let mut last_key: Option<Value> = None;
     let mut lines_drawn = 0usize;
+    // One Ctrl-C listener for the whole watch, so that a Ctrl-C during a read is not lost.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     loop {
         let snapshot = Snapshot::read(ctx, &StatusArgs { watch: false, ..args.clone() }).await;
         let snapshot = match snapshot {
@@ -181,7 +184,7 @@ async fn watch(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(700)) => {}
-            _ = tokio::signal::ctrl_c() => return Ok(Exit::Ok),
+            _ = &mut interrupted => return Ok(Exit::Ok),
         }
     }
 }
