@@ -11,6 +11,7 @@ use crate::cli::Component;
 use crate::client::Kube;
 use crate::error::{Exit, exit_of, fail};
 use crate::isvc::{Isvc, REVISION_LABEL};
+use crate::output::dash;
 use crate::terminal::Terminal;
 use crate::view::{configuration_condition, pod_selector, route_condition};
 
@@ -433,10 +434,6 @@ pub fn summary(isvc: &Isvc, c: Component) -> String {
         dash(s.lcr()),
         dash(s.lrr())
     )
-}
-
-fn dash(s: &str) -> &str {
-    if s.is_empty() { "-" } else { s }
 }
 
 /// `wait --for` on an InferenceService that was just read (no write of its own).
