@@ -67,6 +67,18 @@ fn forbidden_names_user_verb_and_resource() {
     ns.plugin_as(&c.limited, ["set", "10"]).code(5).stderr_has("NAME");
     // The bearer-token user gets the same.
     ns.plugin_as(&c.token, ["set", name, "10"]).code(5).stderr_has(&c.token_user);
+    // A token the server does not know: 401, also exit 5.
+    let text = std::fs::read_to_string(&c.token).expect("token kubeconfig");
+    let bad: String = text
+        .lines()
+        .map(|l| if l.trim_start().starts_with("token:") { "    token: not-a-token-this-server-knows".to_string() } else { l.to_string() })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("bad-token-{}.kubeconfig", ns.name));
+    std::fs::write(&path, bad + "\n").expect("write kubeconfig");
+    for args in [vec!["status", name], vec!["set", name, "10"]] {
+        ns.plugin_as(path.to_str().unwrap(), &args).code(5);
+    }
 }
 
 #[test]

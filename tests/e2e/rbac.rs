@@ -53,3 +53,30 @@ fn without_watch_a_wait_exits_5_before_writing() {
     // Without --wait the same write is allowed.
     ns.plugin_as(&c.limited, ["set", name, "10", "--model-uri", MODEL_2]).ok();
 }
+
+#[test]
+fn status_without_pod_and_revision_access_still_shows_the_rest() {
+    let ns = Ns::new("status-partial");
+    let name = "partial-view";
+    let c = ns.cluster;
+    let role = serde_json::json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": "isvc-only", "namespace": ns.name},
+        "rules": [{"apiGroups": ["serving.kserve.io"], "resources": ["inferenceservices"], "verbs": ["get", "list"]}]
+    });
+    let binding = serde_json::json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "isvc-only", "namespace": ns.name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "isvc-only"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": c.limited_user}]
+    });
+    ns.apply(&role.to_string());
+    ns.apply(&binding.to_string());
+    ns.create_ready(name, MODEL_1);
+    let out = ns.plugin_as(&c.limited, ["status", name]);
+    out.ok().stdout_has(&rev(name, 1)).stdout_has("list pods").stdout_has("revisions");
+    let admin = ns.plugin(["status", name]);
+    let table = |t: &str| without_age(&(t.split("\n\n").next().unwrap_or_default().to_string() + "\n"));
+    assert_eq!(table(&out.stdout), table(&admin.stdout), "the same InferenceService table\n{}", out.describe());
+    ns.plugin_as(&c.limited, ["status", name, "-o", "json"]).ok();
+}
