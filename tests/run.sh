@@ -116,6 +116,8 @@ run_tests "$here/world" go test -count=1 -timeout 40m ./... || failed+=("go test
 run_tests "$root" cargo test --all-targets || failed+=("cargo test")
 
 stop_world
+# The launcher's start-up time and each process's peak memory, for the record.
+grep -E 'ready in|peak RSS' "$work/world.err" | sed 's/^/run.sh: /' >&2 || true
 if [ ${#failed[@]} -gt 0 ]; then
   echo "run.sh: FAILED: ${failed[*]} (cluster state and logs kept in $work)" >&2
   exit 1

@@ -164,6 +164,10 @@ func Start(ctx context.Context, sup *Supervisor, binDir, stateDir string) (*Cont
 		"--etcd-servers=" + etcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
+		// The server would publish its own address in the "kubernetes" Endpoints every 10 s, and
+		// Endpoints refuse loopback addresses: an error in the log each time, for an object no one
+		// here reads.
+		"--endpoint-reconciler-type=none",
 		"--secure-port=" + strconv.Itoa(apiPort),
 		"--tls-cert-file=" + srvCrt,
 		"--tls-private-key-file=" + srvKey,

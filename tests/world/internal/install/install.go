@@ -314,14 +314,15 @@ func (in *Installer) Config(ctx context.Context) error {
 }
 
 // activator creates knative-serving/activator-service and its Endpoints. Knative's
-// ServerlessService reconciler reads them even in Serve mode. The address is from 192.0.2.0/24,
-// a documentation range: Endpoints refuse loopback, and nothing ever connects to it.
+// ServerlessService reconciler reads them even in Serve mode. The Service has no selector, so that
+// kube-controller-manager's Endpoints controller leaves our Endpoints alone (with a selector and
+// no matching pod it would write them empty). The address is from 192.0.2.0/24, a documentation
+// range: Endpoints refuse loopback, and nothing ever connects to it.
 func (in *Installer) activator(ctx context.Context) error {
 	labels := map[string]string{"app": "activator"}
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "activator-service", Namespace: KnativeNamespace, Labels: labels},
 		Spec: corev1.ServiceSpec{
-			Selector: labels,
 			Ports: []corev1.ServicePort{
 				{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8012)},
 				{Name: "http2", Port: 81, TargetPort: intstr.FromInt32(8013)},
