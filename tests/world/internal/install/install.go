@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
@@ -123,33 +124,66 @@ func (in *Installer) CRDs(ctx context.Context) ([]string, error) {
 	}
 	files = append(files, filepath.Join(in.Mods.Caching, "config/image.yaml"))
 
-	var names []string
+	// Files are read and their CRDs created three at a time: kube-apiserver spends seconds of CPU
+	// on each large CRD, and the client as long turning 2 MB of YAML into JSON; in parallel both
+	// cores work.
+	var (
+		mu    sync.Mutex
+		names []string
+		errs  []error
+		wg    sync.WaitGroup
+		slots = make(chan struct{}, 3)
+	)
 	for _, f := range files {
-		docs, err := readDocs(f)
-		if err != nil {
-			return nil, err
-		}
-		for _, doc := range docs {
-			if doc.GetKind() != "CustomResourceDefinition" {
-				continue
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			created, err := in.createCRDs(ctx, f)
+			mu.Lock()
+			defer mu.Unlock()
+			names = append(names, created...)
+			if err != nil {
+				errs = append(errs, err)
 			}
-			if _, found, _ := unstructured.NestedSlice(doc.Object, "spec", "versions"); !found {
-				continue
-			}
-			// The stored YAML has creationTimestamp: null and sometimes a status; neither belongs in a create.
-			unstructured.RemoveNestedField(doc.Object, "status")
-			unstructured.RemoveNestedField(doc.Object, "metadata", "creationTimestamp")
-			if err := in.create(ctx, crdGVR, "", doc); err != nil {
-				return nil, fmt.Errorf("CRD from %s: %w", f, err)
-			}
-			names = append(names, doc.GetName())
-		}
+		}()
 	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
 	in.Log.Printf("created %d CRDs", len(names))
 	if err := in.WaitEstablished(ctx, names, 120*time.Second); err != nil {
 		return nil, err
 	}
 	in.Log.Printf("every CRD is Established")
+	return names, nil
+}
+
+// createCRDs creates the CRDs of one file and returns their names.
+func (in *Installer) createCRDs(ctx context.Context, file string) ([]string, error) {
+	docs, err := readDocs(file)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, doc := range docs {
+		if doc.GetKind() != "CustomResourceDefinition" {
+			continue
+		}
+		if _, found, _ := unstructured.NestedSlice(doc.Object, "spec", "versions"); !found {
+			continue
+		}
+		// The stored YAML has creationTimestamp: null and sometimes a status; neither belongs in a create.
+		unstructured.RemoveNestedField(doc.Object, "status")
+		unstructured.RemoveNestedField(doc.Object, "metadata", "creationTimestamp")
+		if err := in.create(ctx, crdGVR, "", doc); err != nil {
+			return names, fmt.Errorf("CRD from %s: %w", file, err)
+		}
+		names = append(names, doc.GetName())
+	}
 	return names, nil
 }
 
