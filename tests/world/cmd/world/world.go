@@ -178,6 +178,9 @@ func startWorld(ctx context.Context, state, binDir string, logger *log.Logger) (
 	if err != nil {
 		return w, err
 	}
+	if err := w.died(); err != nil {
+		return w, err
+	}
 	admin, err := controlplane.RESTConfig(cp.Kubeconfig.Admin)
 	if err != nil {
 		return w, err
@@ -192,6 +195,9 @@ func startWorld(ctx context.Context, state, binDir string, logger *log.Logger) (
 		return w, err
 	}
 	if err := in.Config(ctx); err != nil {
+		return w, err
+	}
+	if err := w.died(); err != nil {
 		return w, err
 	}
 	logger.Printf("installed CRDs and configuration")
@@ -228,6 +234,9 @@ func startWorld(ctx context.Context, state, binDir string, logger *log.Logger) (
 	}
 
 	// 6. Ready. (Every CRD was Established in step 2, before anything used them.)
+	if err := w.died(); err != nil {
+		return w, err
+	}
 	w.env = Env{
 		StateDir:    state,
 		Server:      cp.Server,
@@ -413,5 +422,16 @@ func (w *world) waitNodeReady(ctx context.Context, cfg *rest.Config, timeout tim
 			return fmt.Errorf("no Ready Node after %s (the fake kubelet registers it)", timeout)
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+}
+
+// died reports a child that exited during the start (a port taken between choosing and binding
+// it, a bad flag): checked between steps, so that the start fails at once rather than after READY.
+func (w *world) died() error {
+	select {
+	case p := <-w.sup.Died:
+		return fmt.Errorf("%s exited while the world was starting: %v (see logs/%s.log)", p.Name, p.Err(), p.Name)
+	default:
+		return nil
 	}
 }

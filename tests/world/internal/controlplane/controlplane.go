@@ -41,20 +41,11 @@ type ControlPlane struct {
 	dir string // the state folder
 }
 
-// FreePort asks the kernel for a free loopback TCP port. The port is free when this returns; a
-// child binds it a moment later (a race we accept: nothing else on the machine picks ports this way
-// at the same rate).
-func FreePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-func freePorts(n int) ([]int, error) {
-	// Hold all listeners open until every port is chosen, so that the n ports differ.
+// FreePorts returns n distinct free loopback TCP ports. They are free when this returns; a child
+// binds them a moment later (a race we accept: a clash fails the start loudly, it never connects
+// two clusters).
+func FreePorts(n int) ([]int, error) {
+	// All listeners stay open until every port is chosen, so that the n ports differ.
 	var lns []net.Listener
 	defer func() {
 		for _, ln := range lns {
@@ -72,9 +63,6 @@ func freePorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
-
-// FreePorts returns n distinct free loopback ports.
-func FreePorts(n int) ([]int, error) { return freePorts(n) }
 
 const auditPolicy = `apiVersion: audit.k8s.io/v1
 kind: Policy
@@ -132,7 +120,7 @@ func Start(ctx context.Context, sup *Supervisor, binDir, stateDir string) (*Cont
 		return nil, err
 	}
 
-	ports, err := freePorts(3)
+	ports, err := FreePorts(3)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +130,7 @@ func Start(ctx context.Context, sup *Supervisor, binDir, stateDir string) (*Cont
 	// etcd: loopback only, plain HTTP (nothing but kube-apiserver talks to it), no fsync.
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdClient)
 	peerURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPeer)
-	if _, err := sup.Start("etcd", filepath.Join(binDir, "etcd"), []string{
+	etcd, err := sup.Start("etcd", filepath.Join(binDir, "etcd"), []string{
 		"--name=world",
 		"--data-dir=" + filepath.Join(stateDir, "etcd"),
 		"--listen-client-urls=" + etcdURL,
@@ -152,15 +140,16 @@ func Start(ctx context.Context, sup *Supervisor, binDir, stateDir string) (*Cont
 		"--initial-cluster=world=" + peerURL,
 		"--unsafe-no-fsync",
 		"--log-level=warn",
-	}, nil); err != nil {
+	}, nil)
+	if err != nil {
 		return nil, err
 	}
-	if err := waitHTTP(ctx, http.DefaultClient, etcdURL+"/health", 30*time.Second); err != nil {
+	if err := waitHTTP(ctx, etcd, http.DefaultClient, etcdURL+"/health", 30*time.Second); err != nil {
 		return nil, fmt.Errorf("etcd: %w", err)
 	}
 	sup.Log.Printf("etcd ready on %s", etcdURL)
 
-	if _, err := sup.Start("kube-apiserver", filepath.Join(binDir, "kube-apiserver"), []string{
+	apiserver, err := sup.Start("kube-apiserver", filepath.Join(binDir, "kube-apiserver"), []string{
 		"--etcd-servers=" + etcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
@@ -187,7 +176,8 @@ func Start(ctx context.Context, sup *Supervisor, binDir, stateDir string) (*Cont
 		"--audit-log-path=" + filepath.Join(stateDir, "audit.log"),
 		"--audit-log-maxbackup=1",
 		"--audit-log-maxsize=500",
-	}, nil); err != nil {
+	}, nil)
+	if err != nil {
 		return nil, err
 	}
 
@@ -219,7 +209,7 @@ func Start(ctx context.Context, sup *Supervisor, binDir, stateDir string) (*Cont
 	pool.AddCert(cp.CA.Cert)
 	adminHTTP := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
 		RootCAs: pool, Certificates: []tls.Certificate{adminTLS}}}}
-	if err := waitHTTP(ctx, adminHTTP, cp.Server+"/readyz", 90*time.Second); err != nil {
+	if err := waitHTTP(ctx, apiserver, adminHTTP, cp.Server+"/readyz", 90*time.Second); err != nil {
 		return nil, fmt.Errorf("kube-apiserver: %w", err)
 	}
 	sup.Log.Printf("kube-apiserver ready on %s", cp.Server)
@@ -281,8 +271,9 @@ func (cp *ControlPlane) writeKubeconfig(name, user string, kp KeyPair, token str
 	return p, clientcmd.WriteToFile(*c, p)
 }
 
-// waitHTTP polls url until it answers 200 or timeout passes.
-func waitHTTP(ctx context.Context, client *http.Client, url string, timeout time.Duration) error {
+// waitHTTP polls url until it answers 200 or timeout passes; it fails at once if p exits (its
+// port may have been taken in between, and then url is another process's).
+func waitHTTP(ctx context.Context, p *Proc, client *http.Client, url string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	var last error
 	for time.Now().Before(deadline) {
@@ -297,17 +288,14 @@ func waitHTTP(ctx context.Context, client *http.Client, url string, timeout time
 		}
 		last = err
 		select {
+		case <-p.Done():
+			return fmt.Errorf("exited while starting: %v", p.Err())
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
 	return fmt.Errorf("not ready after %s: %v", timeout, last)
-}
-
-// WaitHTTP polls url with client until it answers 200.
-func WaitHTTP(ctx context.Context, client *http.Client, url string, timeout time.Duration) error {
-	return waitHTTP(ctx, client, url, timeout)
 }
 
 func randomHex(n int) string {
