@@ -96,6 +96,7 @@ fn webhook_rejection_is_shown_verbatim() {
         }}
     });
     ns.apply(&doc.to_string());
+    ns.wait_reconciled(name);
     let before = ns.get(name);
     // kubectl's view of the same refusal, as the oracle for the message.
     let k = ns.kubectl([

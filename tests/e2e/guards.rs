@@ -34,6 +34,7 @@ fn standard_mode_is_refused() {
     // Seen on KServe v0.17.0: the defaulter rewrites the legacy value, and status records it.
     assert_eq!(annotation, "Standard", "the annotation as stored: {v}");
     assert_eq!(v["status"]["deploymentMode"], "Standard", "{v}");
+    ns.wait_reconciled(name);
     let before = ns.get(name);
     for args in [
         vec!["set", name, "10", "--model-uri", MODEL_2],
@@ -59,6 +60,7 @@ fn standard_mode_is_refused() {
         "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": MODEL_1}}}
     });
     ns.apply(&doc.to_string());
+    ns.wait_reconciled(mm);
     let before = ns.get(mm);
     for args in [vec!["set", mm, "10", "--model-uri", MODEL_2], vec!["promote", mm], vec!["tag-routing", mm, "on"]] {
         let out = ns.plugin(&args);

@@ -254,6 +254,15 @@ impl Ns {
         })
     }
 
+    /// Waits until KServe's controller has taken the object in (its finalizer is on; ModelMesh
+    /// objects get none, only a status), so that what it adds does not count as our change.
+    pub fn wait_reconciled(&self, name: &str) -> Value {
+        self.wait_isvc(name, "KServe's finalizer (or a ModelMesh status)", ROLLOUT, |v| {
+            let finalized = v["metadata"]["finalizers"].as_array().is_some_and(|f| f.iter().any(|x| x == "inferenceservice.finalizers"));
+            finalized || v["status"]["deploymentMode"] == "ModelMesh"
+        })
+    }
+
     /// Waits until the predictor's latest created revision is `-0000n` (it exists).
     pub fn wait_created(&self, name: &str, n: u32) -> Value {
         let want = rev(name, n);
