@@ -26,11 +26,14 @@ pub fn render_table(headers: &[&str], rows: &[Vec<String>], no_headers: bool) ->
     table.load_style(comfy_table::presets::NOTHING);
     table.set_content_arrangement(ContentArrangement::Disabled);
     let width = headers.len().max(rows.iter().map(Vec::len).max().unwrap_or(0));
+    // kubectl's tabwriter has a minimum cell width of 6 with its padding of 3: a cell narrower
+    // than 3 characters (an empty PREV, "10") still takes 6 columns, except in the last column.
+    let min_width = |i: usize, text: String| if i + 1 < width { format!("{text:<3}") } else { text };
     if !no_headers {
-        table.set_header(headers.iter().map(|h| (*h).to_string()));
+        table.set_header(headers.iter().enumerate().map(|(i, h)| min_width(i, (*h).to_string())));
     }
     for row in rows {
-        table.add_row(row.iter().map(|c| sanitize(c)));
+        table.add_row(row.iter().enumerate().map(|(i, c)| min_width(i, sanitize(c))));
     }
     for (i, column) in table.column_iter_mut().enumerate() {
         column.set_padding((0, if i + 1 == width { 0 } else { 3 }));
@@ -104,9 +107,18 @@ mod tests {
     }
 
     #[test]
+    fn narrow_and_empty_cells_take_kubectls_minimum_width() {
+        // As `kubectl get isvc --no-headers` prints a promoted InferenceService (PREV empty).
+        let rows = vec![vec!["a".to_string(), String::new(), "1".to_string(), "x".to_string()]];
+        assert_eq!(render_table(&["N", "P", "L", "R"], &rows, true), "a           1     x\n");
+        assert_eq!(render_table(&["N", "P", "L", "R"], &rows, false), "N     P     L     R\na           1     x\n");
+    }
+
+    #[test]
     fn no_headers_drops_the_header_line() {
         let rows = vec![vec!["a".to_string(), "b".to_string()]];
-        assert_eq!(render_table(&["X", "Y"], &rows, true), "a   b\n");
+        // kubectl pads a one-character cell to its minimum width of 6.
+        assert_eq!(render_table(&["X", "Y"], &rows, true), "a     b\n");
     }
 
     #[test]
