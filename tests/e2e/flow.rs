@@ -73,6 +73,7 @@ fn canary_rollout_example_step_by_step() {
     let ps = &v["status"]["components"]["predictor"];
     assert_eq!((ps["latestRolledoutRevision"].as_str(), ps["previousRolledoutRevision"].as_str()), (Some(r2.as_str()), Some(r1.as_str())));
     ns.assert_status_matches_kubectl(name);
+    ns.assert_no_headers_matches_kubectl(name);
 
     // Roll back (pin to the first model): done only after the second pass (facts §4.5-6).
     let out = ns.plugin(["rollback", name, "--wait"]);

@@ -328,6 +328,28 @@ impl Ns {
         panic!("the InferenceService kept changing; cannot compare with kubectl: {last}");
     }
 
+    /// `status NAME --no-headers`: its first line equals `kubectl get isvc NAME --no-headers`
+    /// (AGE, the last cell, aside), with the fakes paused.
+    pub fn assert_no_headers_matches_kubectl(&self, name: &str) {
+        let cut_age = |line: &str| line.trim_end().rsplit_once(' ').map(|(rest, _)| rest.trim_end().to_string()).unwrap_or_default();
+        self.pause(true);
+        for _ in 0..20 {
+            let k1 = self.kubectl(["get", "inferenceservice.serving.kserve.io", name, "--no-headers"]).ok().stdout.clone();
+            let ours = self.plugin(["status", name, "--no-headers"]);
+            ours.ok();
+            let k2 = self.kubectl(["get", "inferenceservice.serving.kserve.io", name, "--no-headers"]).ok().stdout.clone();
+            if cut_age(&k1) != cut_age(&k2) {
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+            let first = ours.stdout.lines().next().unwrap_or_default();
+            assert_eq!(cut_age(first), cut_age(&k1), "--no-headers row differs from kubectl's\n{}", ours.describe());
+            self.pause(false);
+            return;
+        }
+        panic!("the InferenceService kept changing; cannot compare with kubectl");
+    }
+
     /// `status` without NAME (plus `extra` flags) equals `kubectl get isvc` with the same flags.
     pub fn assert_list_matches_kubectl(&self, extra: &[&str]) {
         self.pause(true);
