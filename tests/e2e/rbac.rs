@@ -30,7 +30,13 @@ fn the_documented_role_runs_every_command() {
     run(&["wait", name, "--for=rolled-back", "--timeout", "2m"]).ok();
     run(&["tag-routing", name, "on", "--wait", "--timeout", "5m"]).ok().stdout_has("latest-");
     run(&["tag-routing", name, "off", "--wait", "--timeout", "5m"]).ok();
-    run(&["set", name, "100", "--wait", "--timeout", "5m"]).ok();
+    // -o json with --wait: the last object seen, the one that satisfied the done rule.
+    let last = run(&["set", name, "100", "--wait", "--timeout", "5m", "-o", "json"]).ok().json();
+    assert_eq!(last["kind"], "InferenceService");
+    let t = last["status"]["components"]["predictor"]["traffic"].as_array().cloned().unwrap_or_default();
+    assert_eq!(t.len(), 1, "{last}");
+    assert_eq!(t[0]["percent"], 100);
+    assert_eq!(t[0]["revisionName"], rev(name, 4).as_str(), "tag routing on and off cut r3 and r4");
     run(&["set", name, "0", "--dry-run=server"]).ok();
 }
 
