@@ -12,6 +12,7 @@ mod complete;
 mod errors;
 mod flow;
 mod guards;
+mod prompt;
 mod rbac;
 mod schema;
 mod waits;
