@@ -191,6 +191,11 @@ pub struct Waiter {
     /// False between a write and the watch event of that write: events before it show the spec
     /// as it was read, which is neither "done" nor someone else's change.
     write_seen: bool,
+    /// The part of a watch event read so far. It lives here, not in `next_object`, because that
+    /// future is dropped whenever the wait's tick wins the `select!`: a line buffer local to it
+    /// lost the bytes already consumed, the rest of the event did not parse, and the event was
+    /// gone (a wait then missed its final status and ran to its timeout).
+    pending: Vec<u8>,
 }
 
 impl Waiter {
@@ -206,6 +211,7 @@ impl Waiter {
             stream: Some(Box::new(Box::pin(stream))),
             last: isvc.clone(),
             write_seen: true,
+            pending: Vec::new(),
         })
     }
 
@@ -337,16 +343,20 @@ impl Waiter {
                 }
                 continue;
             };
-            let mut line = String::new();
-            let read = stream.read_line(&mut line).await;
-            match read {
+            // `read_until` appends to `self.pending` as it consumes: cancel-safe.
+            match stream.read_until(b'\n', &mut self.pending).await {
                 Ok(0) | Err(_) => {
                     self.stream = None;
+                    self.pending.clear();
                     continue;
                 }
                 Ok(_) => {}
             }
-            let Ok(event) = serde_json::from_str::<Value>(&line) else { continue };
+            if self.pending.last() != Some(&b'\n') {
+                continue; // the stream ended in the middle of a line: the next read says so
+            }
+            let line = std::mem::take(&mut self.pending);
+            let Ok(event) = serde_json::from_slice::<Value>(&line) else { continue };
             let kind = event.get("type").and_then(Value::as_str).unwrap_or_default();
             let object = event.get("object").cloned().unwrap_or(Value::Null);
             match kind {
