@@ -15,8 +15,9 @@ plugin="$root/target/debug/kubectl-isvc_canary"
 work=$(mktemp -d)
 mkfifo "$work/parent"
 "$bin/world" up --state "$work/w" --parent-fd 3 3<"$work/parent" >"$work/out" 2>"$work/err" &
+world=$!
 exec {keep}>"$work/parent"
-trap 'exec {keep}>&-; wait' EXIT
+trap 'exec {keep}>&-; wait "$world"' EXIT
 for _ in $(seq 1 1800); do grep -q '^READY ' "$work/out" && break; sleep 0.1; done
 export KUBECONFIG="$work/w/kubeconfigs/admin"
 
@@ -43,11 +44,13 @@ for i in $(seq 1 "$rounds"); do
   percent=$((percent == 10 ? 30 : 10))
   start_ours="$work/ours.$i" start_theirs="$work/theirs.$i"
   ( "$plugin" -n $ns wait iris --for=traffic=$percent --timeout 2m >/dev/null; now_ms >"$start_ours" ) &
+  p1=$!
   ( kubectl wait -n $ns isvc/iris --for=jsonpath='{.status.components.predictor.traffic[0].percent}'=$percent --timeout=2m >/dev/null; now_ms >"$start_theirs" ) &
+  p2=$!
   sleep 2   # both watches open
   t0=$(now_ms)
   kubectl patch isvc iris -n $ns --type=merge -p "{\"spec\":{\"predictor\":{\"canaryTrafficPercent\":$percent}}}" >/dev/null
-  wait
+  wait "$p1" "$p2"
   ours+=($(( $(cat "$start_ours") - t0 )))
   theirs+=($(( $(cat "$start_theirs") - t0 )))
 done
