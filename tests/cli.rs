@@ -15,8 +15,11 @@ const PERCENT_MESSAGE: &str = "percent must be an integer from 0 to 100";
 /// A fresh directory under cargo's per-target temporary directory.
 fn scratch(tag: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("cli-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "cli-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
@@ -71,14 +74,31 @@ where
     S: AsRef<std::ffi::OsStr>,
 {
     // HOME points at an empty directory: no ~/.kube/config of the machine can leak in.
-    Cmd::plugin().env("HOME", scratch("home").display().to_string()).env_remove("KUBERNETES_SERVICE_HOST").args(args).run()
+    Cmd::plugin()
+        .env("HOME", scratch("home").display().to_string())
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .args(args)
+        .run()
 }
 
 #[test]
 fn help_lists_every_subcommand_and_the_exit_codes() {
     let out = plugin(["--help"]);
     out.ok();
-    for word in ["set", "promote", "rollback", "tag-routing", "status", "wait", "completion", "version", "--kubeconfig", "--context", "--namespace", "Exit codes"] {
+    for word in [
+        "set",
+        "promote",
+        "rollback",
+        "tag-routing",
+        "status",
+        "wait",
+        "completion",
+        "version",
+        "--kubeconfig",
+        "--context",
+        "--namespace",
+        "Exit codes",
+    ] {
         out.stdout_has(word);
     }
     assert!(out.stderr.is_empty(), "help goes to stdout only\n{}", out.describe());
@@ -285,7 +305,13 @@ fn missing_inferenceservice_api_is_not_found() {
     let server = server_without_kserve();
     let config = kubeconfig(&server);
     let c = config.to_str().unwrap();
-    for args in [vec!["status"], vec!["status", "sklearn-iris"], vec!["set", "sklearn-iris", "10"], vec!["set", "10"], vec!["promote", "sklearn-iris"]] {
+    for args in [
+        vec!["status"],
+        vec!["status", "sklearn-iris"],
+        vec!["set", "sklearn-iris", "10"],
+        vec!["set", "10"],
+        vec!["promote", "sklearn-iris"],
+    ] {
         let out = plugin([&["--kubeconfig", c][..], &args[..]].concat());
         out.code(6).stderr_has("KServe");
     }

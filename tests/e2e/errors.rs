@@ -9,7 +9,13 @@ fn missing_inferenceservice_lists_those_that_exist() {
     let ns = Ns::new("missing-isvc");
     ns.create_sklearn("alpha", MODEL_1);
     ns.create_sklearn("beta", MODEL_1);
-    for args in [vec!["set", "nope", "10"], vec!["promote", "nope"], vec!["rollback", "nope"], vec!["status", "nope"], vec!["wait", "nope", "--for=ready"]] {
+    for args in [
+        vec!["set", "nope", "10"],
+        vec!["promote", "nope"],
+        vec!["rollback", "nope"],
+        vec!["status", "nope"],
+        vec!["wait", "nope", "--for=ready"],
+    ] {
         let out = ns.plugin(&args);
         out.code(6).stderr_has("nope").stderr_has("alpha").stderr_has("beta");
     }
@@ -42,7 +48,10 @@ fn empty_and_missing_namespaces_are_not_found() {
     let c = ns.cluster;
     let missing = format!("{}-does-not-exist", ns.name);
     for args in [vec!["set", "x", "10"], vec!["promote", "x"], vec!["status", "x"], vec!["set", "10"]] {
-        let out = crate::proc::Cmd::plugin().args(["--kubeconfig", c.admin.as_str(), "-n", missing.as_str()]).args(&args).run();
+        let out = crate::proc::Cmd::plugin()
+            .args(["--kubeconfig", c.admin.as_str(), "-n", missing.as_str()])
+            .args(&args)
+            .run();
         out.code(6).stderr_has(&missing);
     }
 }
@@ -71,7 +80,13 @@ fn forbidden_names_user_verb_and_resource() {
     let text = std::fs::read_to_string(&c.token).expect("token kubeconfig");
     let bad: String = text
         .lines()
-        .map(|l| if l.trim_start().starts_with("token:") { "    token: not-a-token-this-server-knows".to_string() } else { l.to_string() })
+        .map(|l| {
+            if l.trim_start().starts_with("token:") {
+                "    token: not-a-token-this-server-knows".to_string()
+            } else {
+                l.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n");
     let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("bad-token-{}.kubeconfig", ns.name));
@@ -138,8 +153,14 @@ fn expect_revision_mismatch_changes_nothing() {
     let out = ns.plugin(["promote", name, "--expect-revision", "2", "--print-patch"]);
     let patch = out.ok().json();
     let text = patch.to_string();
-    assert!(text.contains("/status/components/predictor/latestReadyRevision") && text.contains("/status/components/predictor/latestCreatedRevision"), "{text}");
+    assert!(
+        text.contains("/status/components/predictor/latestReadyRevision")
+            && text.contains("/status/components/predictor/latestCreatedRevision"),
+        "{text}"
+    );
     // The matching revision: promoted.
-    ns.plugin(["promote", name, "--expect-revision", "2", "--wait"]).ok().stdout_is("inferenceservice.serving.kserve.io/pinned promoted\n");
+    ns.plugin(["promote", name, "--expect-revision", "2", "--wait"])
+        .ok()
+        .stdout_is("inferenceservice.serving.kserve.io/pinned promoted\n");
     assert_eq!(traffic(&ns.get(name)), vec![(rev(name, 2), 100, String::new(), true)]);
 }

@@ -52,8 +52,14 @@ fn canary_rollout_example_step_by_step() {
     assert_eq!(p["latestRolledoutRevision"], r1.as_str());
     let t = p["traffic"].as_array().expect("traffic");
     assert_eq!(t.len(), 2, "{j}");
-    assert_eq!((t[0]["revision"].as_str(), t[0]["percent"].as_i64(), t[0]["latest"].as_bool()), (Some(r2.as_str()), Some(10), Some(true)));
-    assert_eq!((t[1]["revision"].as_str(), t[1]["percent"].as_i64(), t[1]["tag"].as_str()), (Some(r1.as_str()), Some(90), Some("prev")));
+    assert_eq!(
+        (t[0]["revision"].as_str(), t[0]["percent"].as_i64(), t[0]["latest"].as_bool()),
+        (Some(r2.as_str()), Some(10), Some(true))
+    );
+    assert_eq!(
+        (t[1]["revision"].as_str(), t[1]["percent"].as_i64(), t[1]["tag"].as_str()),
+        (Some(r1.as_str()), Some(90), Some("prev"))
+    );
     for pod in p["pods"].as_array().expect("pods") {
         assert!(pod["restarts"].is_i64(), "restarts is an integer: {pod}");
     }
@@ -71,13 +77,19 @@ fn canary_rollout_example_step_by_step() {
     assert_eq!(traffic(&v), vec![(r2.clone(), 100, String::new(), true)], "{}", out.describe());
     assert!(v["spec"]["predictor"].get("canaryTrafficPercent").is_none());
     let ps = &v["status"]["components"]["predictor"];
-    assert_eq!((ps["latestRolledoutRevision"].as_str(), ps["previousRolledoutRevision"].as_str()), (Some(r2.as_str()), Some(r1.as_str())));
+    assert_eq!(
+        (ps["latestRolledoutRevision"].as_str(), ps["previousRolledoutRevision"].as_str()),
+        (Some(r2.as_str()), Some(r1.as_str()))
+    );
     ns.assert_status_matches_kubectl(name);
     ns.assert_no_headers_matches_kubectl(name);
 
     // Roll back (pin to the first model): done only after the second pass (facts §4.5-6).
     let out = ns.plugin(["rollback", name, "--wait"]);
-    out.ok().stdout_is("inferenceservice.serving.kserve.io/sklearn-iris rolled back\n").stderr_has(&r1).stderr_has(MODEL_1);
+    out.ok()
+        .stdout_is("inferenceservice.serving.kserve.io/sklearn-iris rolled back\n")
+        .stderr_has(&r1)
+        .stderr_has(MODEL_1);
     let v = ns.get(name);
     assert_eq!(
         traffic(&v),
@@ -87,11 +99,16 @@ fn canary_rollout_example_step_by_step() {
     );
     assert_eq!(v["spec"]["predictor"]["canaryTrafficPercent"], 0);
     let ps = &v["status"]["components"]["predictor"];
-    assert_eq!((ps["latestRolledoutRevision"].as_str(), ps["previousRolledoutRevision"].as_str()), (Some(r1.as_str()), Some(r1.as_str())));
+    assert_eq!(
+        (ps["latestRolledoutRevision"].as_str(), ps["previousRolledoutRevision"].as_str()),
+        (Some(r1.as_str()), Some(r1.as_str()))
+    );
     ns.assert_status_matches_kubectl(name);
 
     // Canary 10 again, then tag routing: a new revision r3 gets the 10%.
-    ns.plugin(["set", name, "10", "--wait"]).ok().stdout_is("inferenceservice.serving.kserve.io/sklearn-iris canary set\n");
+    ns.plugin(["set", name, "10", "--wait"])
+        .ok()
+        .stdout_is("inferenceservice.serving.kserve.io/sklearn-iris canary set\n");
     let v = ns.get(name);
     assert_eq!(traffic(&v), vec![(r2.clone(), 10, String::new(), true), (r1.clone(), 90, "prev".into(), false)]);
     let out = ns.plugin(["tag-routing", name, "on", "--wait"]);

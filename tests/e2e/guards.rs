@@ -30,7 +30,10 @@ fn standard_mode_is_refused() {
         std::thread::sleep(std::time::Duration::from_millis(500));
     };
     let annotation = v["metadata"]["annotations"]["serving.kserve.io/deploymentMode"].clone();
-    eprintln!("stored annotation deploymentMode = {annotation}, status.deploymentMode = {}", v["status"]["deploymentMode"]);
+    eprintln!(
+        "stored annotation deploymentMode = {annotation}, status.deploymentMode = {}",
+        v["status"]["deploymentMode"]
+    );
     // Seen on KServe v0.17.0: the defaulter rewrites the legacy value, and status records it.
     assert_eq!(annotation, "Standard", "the annotation as stored: {v}");
     assert_eq!(v["status"]["deploymentMode"], "Standard", "{v}");
@@ -85,7 +88,17 @@ fn first_split_is_armed_and_gitops_owners_are_warned() {
     let managed = "managed";
     let out = crate::proc::Cmd::new("kubectl")
         .env_remove("KUBECONFIG")
-        .args(["--kubeconfig", ns.cluster.admin.as_str(), "-n", ns.name.as_str(), "apply", "--server-side", "--field-manager=argocd-controller", "-f", "-"])
+        .args([
+            "--kubeconfig",
+            ns.cluster.admin.as_str(),
+            "-n",
+            ns.name.as_str(),
+            "apply",
+            "--server-side",
+            "--field-manager=argocd-controller",
+            "-f",
+            "-",
+        ])
         .stdin(sklearn_yaml(managed, MODEL_1, None).into_bytes())
         .run();
     out.ok();
@@ -121,9 +134,17 @@ fn partial_rollback_needs_split_with_previous_and_promoted_is_a_no_op() {
     let out = ns.plugin(["set", name, "20", "--split-with-previous", "--wait"]);
     out.ok();
     let v = ns.get(name);
-    assert_eq!(traffic(&v), vec![(r2.clone(), 20, String::new(), true), (r1.clone(), 80, "prev".into(), false)], "{}", out.describe());
+    assert_eq!(
+        traffic(&v),
+        vec![(r2.clone(), 20, String::new(), true), (r1.clone(), 80, "prev".into(), false)],
+        "{}",
+        out.describe()
+    );
     let p = &v["status"]["components"]["predictor"];
-    assert_eq!((p["latestRolledoutRevision"].as_str(), p["previousRolledoutRevision"].as_str()), (Some(r1.as_str()), Some(r1.as_str())));
+    assert_eq!(
+        (p["latestRolledoutRevision"].as_str(), p["previousRolledoutRevision"].as_str()),
+        (Some(r1.as_str()), Some(r1.as_str()))
+    );
 }
 
 #[test]
@@ -133,7 +154,9 @@ fn replace_and_promote_of_an_unready_revision_need_their_flags() {
     // The second model takes far longer than this test to become ready.
     ns.knobs(false, json!([{"match": "2.0/model", "readyDelay": "30m"}]));
     ns.create_ready(name, MODEL_1);
-    ns.plugin(["set", name, "10", "--model-uri", MODEL_2]).ok().stdout_is("inferenceservice.serving.kserve.io/slow canary set\n");
+    ns.plugin(["set", name, "10", "--model-uri", MODEL_2])
+        .ok()
+        .stdout_is("inferenceservice.serving.kserve.io/slow canary set\n");
     ns.wait_created(name, 2);
     let before = ns.get(name);
 

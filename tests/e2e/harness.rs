@@ -48,7 +48,10 @@ pub fn cluster() -> &'static Cluster {
         let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}: run tests/run.sh"))?;
         let v: Value = serde_json::from_str(&text).map_err(|e| format!("{path}: {e}: run tests/run.sh"))?;
         let s = |p: &str| -> Result<String, String> {
-            v.pointer(p).and_then(Value::as_str).map(str::to_string).ok_or_else(|| format!("{path}: no {p}: run tests/run.sh"))
+            v.pointer(p)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| format!("{path}: no {p}: run tests/run.sh"))
         };
         Ok(Cluster {
             server: s("/server")?,
@@ -122,9 +125,11 @@ impl Ns {
         let cluster = cluster();
         let slot = Slot::take();
         static N: AtomicUsize = AtomicUsize::new(0);
-        let stem: String = test.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+        let stem: String =
+            test.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
         let stem = &stem[..stem.len().min(40)];
-        let name = format!("{}-{}-{}", stem.trim_matches('-'), std::process::id() % 100_000, N.fetch_add(1, Ordering::SeqCst));
+        let name =
+            format!("{}-{}-{}", stem.trim_matches('-'), std::process::id() % 100_000, N.fetch_add(1, Ordering::SeqCst));
         let ns = Ns { name, cluster, _slot: slot };
         ns.kubectl_global(["create", "namespace", ns.name.as_str()]).ok();
         ns
@@ -213,7 +218,9 @@ impl Ns {
 
     /// The object as kubectl reads it.
     pub fn get(&self, name: &str) -> Value {
-        self.kubectl(["get", "inferenceservice.serving.kserve.io", name, "-o", "json", "--show-managed-fields"]).ok().json()
+        self.kubectl(["get", "inferenceservice.serving.kserve.io", name, "-o", "json", "--show-managed-fields"])
+            .ok()
+            .json()
     }
 
     /// Polls the object (kubectl) until `pred` holds; panics with the last object after `limit`.
@@ -249,7 +256,9 @@ impl Ns {
             !lcr.is_empty()
                 && p["latestReadyRevision"].as_str() == Some(lcr)
                 && p["latestRolledoutRevision"].as_str() == Some(lcr)
-                && p["traffic"].as_array().is_some_and(|t| t.len() == 1 && t[0]["percent"] == json!(100) && t[0]["revisionName"].as_str() == Some(lcr))
+                && p["traffic"].as_array().is_some_and(|t| {
+                    t.len() == 1 && t[0]["percent"] == json!(100) && t[0]["revisionName"].as_str() == Some(lcr)
+                })
                 && condition(v, "Ready") == "True"
         })
     }
@@ -258,7 +267,9 @@ impl Ns {
     /// objects get none, only a status), so that what it adds does not count as our change.
     pub fn wait_reconciled(&self, name: &str) -> Value {
         self.wait_isvc(name, "KServe's finalizer (or a ModelMesh status)", ROLLOUT, |v| {
-            let finalized = v["metadata"]["finalizers"].as_array().is_some_and(|f| f.iter().any(|x| x == "inferenceservice.finalizers"));
+            let finalized = v["metadata"]["finalizers"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|x| x == "inferenceservice.finalizers"));
             finalized || v["status"]["deploymentMode"] == "ModelMesh"
         })
     }
@@ -331,13 +342,17 @@ impl Ns {
     /// `status NAME --no-headers`: its first line equals `kubectl get isvc NAME --no-headers`
     /// (AGE, the last cell, aside), with the fakes paused.
     pub fn assert_no_headers_matches_kubectl(&self, name: &str) {
-        let cut_age = |line: &str| line.trim_end().rsplit_once(' ').map(|(rest, _)| rest.trim_end().to_string()).unwrap_or_default();
+        let cut_age = |line: &str| {
+            line.trim_end().rsplit_once(' ').map(|(rest, _)| rest.trim_end().to_string()).unwrap_or_default()
+        };
         self.pause(true);
         for _ in 0..20 {
-            let k1 = self.kubectl(["get", "inferenceservice.serving.kserve.io", name, "--no-headers"]).ok().stdout.clone();
+            let k1 =
+                self.kubectl(["get", "inferenceservice.serving.kserve.io", name, "--no-headers"]).ok().stdout.clone();
             let ours = self.plugin(["status", name, "--no-headers"]);
             ours.ok();
-            let k2 = self.kubectl(["get", "inferenceservice.serving.kserve.io", name, "--no-headers"]).ok().stdout.clone();
+            let k2 =
+                self.kubectl(["get", "inferenceservice.serving.kserve.io", name, "--no-headers"]).ok().stdout.clone();
             if cut_age(&k1) != cut_age(&k2) {
                 std::thread::sleep(Duration::from_secs(1));
                 continue;
@@ -354,10 +369,14 @@ impl Ns {
     pub fn assert_list_matches_kubectl(&self, extra: &[&str]) {
         self.pause(true);
         for _ in 0..20 {
-            let k1 = without_age(&self.kubectl([&["get", "inferenceservice.serving.kserve.io"][..], extra].concat()).ok().stdout);
+            let k1 = without_age(
+                &self.kubectl([&["get", "inferenceservice.serving.kserve.io"][..], extra].concat()).ok().stdout,
+            );
             let ours = self.plugin([&["status"][..], extra].concat());
             ours.ok();
-            let k2 = without_age(&self.kubectl([&["get", "inferenceservice.serving.kserve.io"][..], extra].concat()).ok().stdout);
+            let k2 = without_age(
+                &self.kubectl([&["get", "inferenceservice.serving.kserve.io"][..], extra].concat()).ok().stdout,
+            );
             if k1 != k2 {
                 std::thread::sleep(Duration::from_secs(1));
                 continue;
@@ -383,7 +402,9 @@ impl Ns {
         let start = Instant::now();
         loop {
             let events = self.read_audit(mark, user);
-            if settle(&events) && start.elapsed() > Duration::from_millis(700) || start.elapsed() > Duration::from_secs(5) {
+            if settle(&events) && start.elapsed() > Duration::from_millis(700)
+                || start.elapsed() > Duration::from_secs(5)
+            {
                 return events;
             }
             std::thread::sleep(Duration::from_millis(200));
@@ -427,7 +448,14 @@ impl Drop for Ns {
         }
         let _ = Cmd::new("kubectl")
             .env_remove("KUBECONFIG")
-            .args(["--kubeconfig", self.cluster.admin.as_str(), "delete", "namespace", self.name.as_str(), "--wait=false"])
+            .args([
+                "--kubeconfig",
+                self.cluster.admin.as_str(),
+                "delete",
+                "namespace",
+                self.name.as_str(),
+                "--wait=false",
+            ])
             .run();
     }
 }
@@ -534,10 +562,14 @@ pub fn parse_table(text: &str) -> Vec<BTreeMap<String, String>> {
         }
         prev_space = ch == ' ';
     }
-    let names: Vec<String> = starts.iter().enumerate().map(|(k, s)| {
-        let end = starts.get(k + 1).copied().unwrap_or(header.len());
-        header[*s..end].trim().to_string()
-    }).collect();
+    let names: Vec<String> = starts
+        .iter()
+        .enumerate()
+        .map(|(k, s)| {
+            let end = starts.get(k + 1).copied().unwrap_or(header.len());
+            header[*s..end].trim().to_string()
+        })
+        .collect();
     lines
         .map(|l| {
             let mut row = BTreeMap::new();
@@ -625,7 +657,13 @@ pub fn sklearn_yaml(name: &str, uri: &str, ctp: Option<i64>) -> String {
 }
 
 /// One HTTP/1.1 request through the fake ingress with a Host header; (status line, headers, body).
-pub fn http(ingress: &str, host: &str, method: &str, path: &str, body: &str) -> (String, BTreeMap<String, String>, String) {
+pub fn http(
+    ingress: &str,
+    host: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (String, BTreeMap<String, String>, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(ingress).unwrap_or_else(|e| panic!("connect {ingress}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(30))).ok();
@@ -701,7 +739,8 @@ impl CutProxy {
     pub fn kubeconfig(&self, kubeconfig: &str, server: &str, dir_tag: &str) -> String {
         let text = std::fs::read_to_string(kubeconfig).expect("read kubeconfig");
         assert!(text.contains(server), "{kubeconfig} names {server}");
-        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("proxy-{dir_tag}-{}.kubeconfig", std::process::id()));
+        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("proxy-{dir_tag}-{}.kubeconfig", std::process::id()));
         std::fs::write(&path, text.replace(server, &self.url)).expect("write kubeconfig");
         path.display().to_string()
     }

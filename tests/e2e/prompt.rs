@@ -8,12 +8,7 @@ use crate::proc::{Cmd, Output, plugin_bin};
 
 /// Runs the plugin on a pseudo-terminal and types `answer` once it had time to ask.
 fn on_a_terminal(ns: &Ns, args: &str, answer: &str) -> Output {
-    let line = format!(
-        "{} --kubeconfig {} -n {} {args}",
-        plugin_bin().display(),
-        ns.cluster.admin,
-        ns.name
-    );
+    let line = format!("{} --kubeconfig {} -n {} {args}", plugin_bin().display(), ns.cluster.admin, ns.name);
     // The answer is typed after a pause, as a person would (a pty drops type-ahead when the
     // prompt switches the terminal to raw mode).
     let shell = format!("(sleep 5; printf '{answer}'; sleep 5) | script -qec '{line}' /dev/null");

@@ -48,10 +48,7 @@ fn without_watch_a_wait_exits_5_before_writing() {
     grant_least_privilege(&ns, &c.limited_user, false);
     ns.create_ready(name, MODEL_1);
     let before = ns.get(name);
-    for args in [
-        vec!["set", name, "10", "--model-uri", MODEL_2, "--wait"],
-        vec!["tag-routing", name, "on", "--wait"],
-    ] {
+    for args in [vec!["set", name, "10", "--model-uri", MODEL_2, "--wait"], vec!["tag-routing", name, "on", "--wait"]] {
         let out = ns.plugin_as(&c.limited, &args);
         out.code(5).stderr_has("watch").stderr_has(&c.limited_user);
         assert_eq!(owned_view(&ns.get(name)), owned_view(&before), "nothing written\n{}", out.describe());

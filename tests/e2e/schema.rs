@@ -60,7 +60,9 @@ fn transformer_component_has_its_own_split() {
     let before = ns.get(name);
 
     // --model-uri on a transformer without a storage URI: refused.
-    ns.plugin(["set", name, "20", "--component", "transformer", "--model-uri", MODEL_2]).code(7).stderr_has("storage URI");
+    ns.plugin(["set", name, "20", "--component", "transformer", "--model-uri", MODEL_2])
+        .code(7)
+        .stderr_has("storage URI");
     assert_eq!(owned_view(&ns.get(name)), owned_view(&before));
 
     let out = ns.plugin(["set", name, "20", "--component", "transformer", "--wait"]);

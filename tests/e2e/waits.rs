@@ -12,7 +12,9 @@ fn already_there_returns_at_once_and_sends_nothing() {
     let ns = Ns::new("wait-already");
     let name = "done";
     ns.create_ready(name, MODEL_1);
-    ns.plugin(["wait", name, "--for=ready", "--timeout", "60s"]).ok().stdout_is("inferenceservice.serving.kserve.io/done condition met\n");
+    ns.plugin(["wait", name, "--for=ready", "--timeout", "60s"])
+        .ok()
+        .stdout_is("inferenceservice.serving.kserve.io/done condition met\n");
     ns.plugin(["wait", name, "--for=promoted", "--timeout", "60s"]).ok();
     ns.plugin(["wait", "--for=traffic=100", "--timeout", "60s"]).ok();
     let mark = ns.audit_mark();
@@ -47,7 +49,8 @@ fn failing_model_exits_4_and_status_shows_the_failed_revision() {
     let ns = Ns::new("wait-fail");
     let name = "broken";
     ns.create_ready(name, MODEL_1);
-    let out = ns.plugin(["set", name, "10", "--model-uri", MODEL_FAIL, "--wait", "--fail-window", "3s", "--timeout", "5m"]);
+    let out =
+        ns.plugin(["set", name, "10", "--model-uri", MODEL_FAIL, "--wait", "--fail-window", "3s", "--timeout", "5m"]);
     out.code(4).stderr_has("rollout failed").stderr_has(&rev(name, 2));
     // status: the table, and r2 as a failed latest created revision.
     let out = ns.plugin(["status", name]);
@@ -58,12 +61,16 @@ fn failing_model_exits_4_and_status_shows_the_failed_revision() {
     assert_eq!(p["latestReadyRevision"], rev(name, 1).as_str());
     let pending = p["pending"].as_array().expect("pending revisions");
     assert!(
-        pending.iter().any(|r| r["revision"] == rev(name, 2).as_str() && r["state"].as_str().is_some_and(|s| s.starts_with("failed"))),
+        pending
+            .iter()
+            .any(|r| r["revision"] == rev(name, 2).as_str()
+                && r["state"].as_str().is_some_and(|s| s.starts_with("failed"))),
         "{j}"
     );
     // A failing pod is listed as kubectl lists it.
     assert!(
-        p["pods"].as_array().unwrap().iter().any(|pod| pod["revision"] == rev(name, 2).as_str() && pod["status"].as_str().unwrap_or_default().starts_with("Init:")),
+        p["pods"].as_array().unwrap().iter().any(|pod| pod["revision"] == rev(name, 2).as_str()
+            && pod["status"].as_str().unwrap_or_default().starts_with("Init:")),
         "{j}"
     );
     ns.assert_status_matches_kubectl(name);
@@ -90,7 +97,10 @@ fn wait_for_ends_when_someone_else_s_change_lands() {
     std::thread::sleep(Duration::from_secs(2));
     patch(r#"{"spec":{"predictor":{"canaryTrafficPercent":30}}}"#);
     waiting.finish().ok().stdout_is("inferenceservice.serving.kserve.io/watched condition met\n");
-    assert_eq!(traffic(&ns.get(name)), vec![(r1.clone(), 30, String::new(), true), (r1.clone(), 70, "prev".into(), false)]);
+    assert_eq!(
+        traffic(&ns.get(name)),
+        vec![(r1.clone(), 30, String::new(), true), (r1.clone(), 70, "prev".into(), false)]
+    );
 
     // A canary of model 2 (through the plugin), then promoted by someone else: the wait ends
     // only when r2 is the rolled-out revision, alone at 100%.
@@ -109,7 +119,10 @@ fn wait_for_ends_when_someone_else_s_change_lands() {
     std::thread::sleep(Duration::from_secs(2));
     patch(r#"{"spec":{"predictor":{"canaryTrafficPercent":0}}}"#);
     waiting.finish().ok();
-    assert_eq!(traffic(&ns.get(name)), vec![(r2.clone(), 0, String::new(), true), (r1.clone(), 100, "prev".into(), false)]);
+    assert_eq!(
+        traffic(&ns.get(name)),
+        vec![(r2.clone(), 0, String::new(), true), (r1.clone(), 100, "prev".into(), false)]
+    );
 }
 
 #[test]
@@ -137,7 +150,10 @@ fn status_watch_json_emits_one_object_per_change() {
     let objects: Vec<Value> = out
         .stdout
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {l}\n{}", out.describe())))
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {l}\n{}", out.describe()))
+        })
         .collect();
     assert!(objects.len() >= 2, "the first state and at least one change\n{}", out.describe());
     for o in &objects {
@@ -166,7 +182,12 @@ fn status_watch_json_emits_one_object_per_change() {
     assert_eq!(first["traffic"][0]["revision"], rev(name, 1).as_str());
     let last = &objects.last().unwrap()["components"]["predictor"];
     let t = last["traffic"].as_array().unwrap();
-    assert_eq!((t[0]["revision"].as_str(), t[0]["percent"].as_i64()), (Some(rev(name, 2).as_str()), Some(10)), "{}", out.describe());
+    assert_eq!(
+        (t[0]["revision"].as_str(), t[0]["percent"].as_i64()),
+        (Some(rev(name, 2).as_str()), Some(10)),
+        "{}",
+        out.describe()
+    );
 }
 
 #[test]
@@ -219,7 +240,10 @@ fn a_watch_cut_in_the_middle_resumes() {
     let proxy = CutProxy::start(&c.server);
     let config = proxy.kubeconfig(&c.admin, &c.server, &ns.name);
     let mark = ns.audit_mark();
-    let running = ns.plugin_cmd(&config, ["set", name, "10", "--model-uri", MODEL_2, "--wait", "--timeout", "5m"]).limit(Duration::from_secs(400)).spawn();
+    let running = ns
+        .plugin_cmd(&config, ["set", name, "10", "--model-uri", MODEL_2, "--wait", "--timeout", "5m"])
+        .limit(Duration::from_secs(400))
+        .spawn();
     ns.wait_created(name, 2);
     std::thread::sleep(Duration::from_secs(1));
     assert!(proxy.cut() > 0, "the wait holds a connection");
@@ -234,8 +258,11 @@ fn a_watch_cut_in_the_middle_resumes() {
         out.describe()
     );
     let events = ns.audit_since(mark, &c.token_user, |_| true);
-    let mut watches: Vec<&str> =
-        events.iter().filter(|e| e.verb == "watch" && e.resource == "inferenceservices").map(|e| e.audit_id.as_str()).collect();
+    let mut watches: Vec<&str> = events
+        .iter()
+        .filter(|e| e.verb == "watch" && e.resource == "inferenceservices")
+        .map(|e| e.audit_id.as_str())
+        .collect();
     watches.sort();
     watches.dedup();
     let watches = watches.len();

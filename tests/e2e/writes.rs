@@ -9,7 +9,8 @@ use crate::harness::*;
 
 /// A Role with exactly what README.md asks for, bound to `user` in the namespace.
 pub fn grant_least_privilege(ns: &Ns, user: &str, with_watch: bool) {
-    let isvc_verbs: Vec<&str> = if with_watch { vec!["get", "list", "watch", "patch"] } else { vec!["get", "list", "patch"] };
+    let isvc_verbs: Vec<&str> =
+        if with_watch { vec!["get", "list", "watch", "patch"] } else { vec!["get", "list", "patch"] };
     let pod_verbs: Vec<&str> = if with_watch { vec!["list", "watch"] } else { vec!["list"] };
     let role = json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
@@ -46,7 +47,9 @@ fn mutation(ns: &Ns, name: &str, args: &[&str], patch: Value, extra_revision_get
     );
     let events = ns.audit_since(mark, &c.token_user, |ev| ev.iter().any(|e| e.verb == "patch"));
     let summary: Vec<String> = events.iter().map(|e| format!("{} {} ({})", e.verb, e.uri, e.user)).collect();
-    let isvc = |verb: &str| events.iter().filter(|e| e.verb == verb && e.resource == "inferenceservices" && e.name == name).count();
+    let isvc = |verb: &str| {
+        events.iter().filter(|e| e.verb == verb && e.resource == "inferenceservices" && e.name == name).count()
+    };
     assert_eq!(isvc("get"), 1, "one GET of the InferenceService: {summary:#?}");
     assert_eq!(isvc("patch"), 1, "one PATCH of the InferenceService: {summary:#?}");
     let revision_gets = events.iter().filter(|e| e.resource == "revisions" && e.verb == "get").count();
@@ -77,7 +80,13 @@ fn mutations_change_only_their_fields_within_the_request_budget() {
     ns.create_ready(name, MODEL_1);
     let (r1, r2) = (rev(name, 1), rev(name, 2));
 
-    mutation(&ns, name, &["set", name, "20", "--model-uri", MODEL_2], json!({"spec": {"predictor": {"canaryTrafficPercent": 20, "model": {"storageUri": MODEL_2}}}}), false);
+    mutation(
+        &ns,
+        name,
+        &["set", name, "20", "--model-uri", MODEL_2],
+        json!({"spec": {"predictor": {"canaryTrafficPercent": 20, "model": {"storageUri": MODEL_2}}}}),
+        false,
+    );
     settled(&ns, name, "r2 at 20%", |v| traffic(v).first().is_some_and(|t| t.0 == r2 && t.1 == 20));
 
     mutation(&ns, name, &["set", name, "50"], json!({"spec": {"predictor": {"canaryTrafficPercent": 50}}}), false);
@@ -89,11 +98,27 @@ fn mutations_change_only_their_fields_within_the_request_budget() {
     mutation(&ns, name, &["rollback", name], json!({"spec": {"predictor": {"canaryTrafficPercent": 0}}}), true);
     settled(&ns, name, "r1 at 100% (prev)", |v| traffic(v).get(1).is_some_and(|t| t.0 == r1 && t.1 == 100));
 
-    mutation(&ns, name, &["tag-routing", name, "on"], json!({"metadata": {"annotations": {"serving.kserve.io/enable-tag-routing": "true"}}}), false);
-    settled(&ns, name, "r3 created and ready", |v| v["status"]["components"]["predictor"]["latestReadyRevision"] == rev(name, 3).as_str());
+    mutation(
+        &ns,
+        name,
+        &["tag-routing", name, "on"],
+        json!({"metadata": {"annotations": {"serving.kserve.io/enable-tag-routing": "true"}}}),
+        false,
+    );
+    settled(&ns, name, "r3 created and ready", |v| {
+        v["status"]["components"]["predictor"]["latestReadyRevision"] == rev(name, 3).as_str()
+    });
 
-    mutation(&ns, name, &["tag-routing", name, "off"], json!({"metadata": {"annotations": {"serving.kserve.io/enable-tag-routing": null}}}), false);
-    settled(&ns, name, "r4 created and ready", |v| v["status"]["components"]["predictor"]["latestReadyRevision"] == rev(name, 4).as_str());
+    mutation(
+        &ns,
+        name,
+        &["tag-routing", name, "off"],
+        json!({"metadata": {"annotations": {"serving.kserve.io/enable-tag-routing": null}}}),
+        false,
+    );
+    settled(&ns, name, "r4 created and ready", |v| {
+        v["status"]["components"]["predictor"]["latestReadyRevision"] == rev(name, 4).as_str()
+    });
 
     // `set 100` is promote: it removes the field.
     mutation(&ns, name, &["set", name, "100"], json!({"spec": {"predictor": {"canaryTrafficPercent": null}}}), false);
@@ -116,7 +141,9 @@ fn dry_runs_and_print_patch_change_nothing() {
             .stderr_has("patch: ")
             .stderr_has(MODEL_2);
         assert_eq!(owned_view(&ns.get(name)), before, "{mode} changed the object\n{}", out.describe());
-        let events = ns.audit_since(mark, &ns.cluster.token_user, |ev| mode != "--dry-run=server" || ev.iter().any(|e| e.verb == "patch"));
+        let events = ns.audit_since(mark, &ns.cluster.token_user, |ev| {
+            mode != "--dry-run=server" || ev.iter().any(|e| e.verb == "patch")
+        });
         let patches: Vec<&AuditEvent> = events.iter().filter(|e| e.verb == "patch").collect();
         if mode == "--dry-run=server" {
             assert_eq!(patches.len(), 1, "{events:#?}");
@@ -138,7 +165,9 @@ fn dry_runs_and_print_patch_change_nothing() {
     assert_eq!(owned_view(&ns.get(name)), before);
 
     // -o name and -o yaml.
-    ns.plugin(["set", name, "10", "--dry-run=server", "-o", "name"]).ok().stdout_is("inferenceservice.serving.kserve.io/dry\n");
+    ns.plugin(["set", name, "10", "--dry-run=server", "-o", "name"])
+        .ok()
+        .stdout_is("inferenceservice.serving.kserve.io/dry\n");
     ns.plugin(["set", name, "10", "--dry-run=server", "-o", "yaml"]).ok().stdout_has("canaryTrafficPercent: 10");
     assert_eq!(owned_view(&ns.get(name)), before);
 
