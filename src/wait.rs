@@ -215,6 +215,21 @@ impl Waiter {
         })
     }
 
+    /// A waiter that judges `isvc` first and opens the watch only if it must wait: with no write
+    /// of its own, a state that already holds ends at once, whatever the watch permission.
+    pub fn lazy(kube: &Kube, isvc: &Isvc) -> Waiter {
+        Waiter {
+            kube: kube.clone(),
+            ns: isvc.namespace.clone(),
+            name: isvc.name.clone(),
+            resource_version: isvc.resource_version.clone(),
+            stream: None,
+            last: isvc.clone(),
+            write_seen: true,
+            pending: Vec::new(),
+        }
+    }
+
     /// Judges from the object the write returned; the watch's events from before the write
     /// (opened at the read's resourceVersion) are skipped until the write's own event arrives.
     pub fn after_write(mut self, written: &Isvc) -> Waiter {
@@ -448,8 +463,7 @@ pub fn summary(isvc: &Isvc, c: Component) -> String {
 
 /// `wait --for` on an InferenceService that was just read (no write of its own).
 pub async fn wait_for(kube: &Kube, term: &Terminal, isvc: &Isvc, req: &WaitRequest) -> Result<Isvc> {
-    let waiter = Waiter::open(kube, isvc).await?;
-    waiter.run(term, req).await
+    Waiter::lazy(kube, isvc).run(term, req).await
 }
 
 #[cfg(test)]

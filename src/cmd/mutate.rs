@@ -107,7 +107,7 @@ pub async fn run(
                         fail_window: flags.fail_window,
                         guarded_spec: None,
                     };
-                    let waiter = Waiter::open(kube, &isvc).await?;
+                    let waiter = Waiter::lazy(kube, &isvc);
                     done = waiter.run(term, &request).await?;
                 }
                 report(ctx, &done, "unchanged", dry_run.is_some())?;

@@ -53,6 +53,9 @@ fn without_watch_a_wait_exits_5_before_writing() {
         out.code(5).stderr_has("watch").stderr_has(&c.limited_user);
         assert_eq!(owned_view(&ns.get(name)), owned_view(&before), "nothing written\n{}", out.describe());
     }
+    // A wait with no write of its own judges the state first: already there ends at once, no
+    // watch needed.
+    ns.plugin_as(&c.limited, ["wait", name, "--for=ready"]).ok();
     // Without --wait the same write is allowed.
     ns.plugin_as(&c.limited, ["set", name, "10", "--model-uri", MODEL_2]).ok();
 }
