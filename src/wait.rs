@@ -317,7 +317,8 @@ impl Waiter {
                     }
                 }
             }
-            spinner.set_message(format!("{}: {phase}", self.name));
+            // The spinner says which revision it waits for and where traffic is now.
+            spinner.set_message(format!("{}: {phase}; traffic [{}]", self.name, split_text(&isvc, req.component)));
             let now = Instant::now();
             if now >= deadline {
                 spinner.finish_and_clear();
@@ -445,20 +446,26 @@ pub fn min_scale(isvc: &Isvc, c: Component) -> i64 {
 /// One line: the split as status reports it.
 pub fn summary(isvc: &Isvc, c: Component) -> String {
     let s = isvc.component_status(c);
-    let split: Vec<String> = s
+    format!(
+        "ready {}, traffic [{}], latest created {}, latest ready {}",
+        dash(isvc.ready()),
+        split_text(isvc, c),
+        dash(s.lcr()),
+        dash(s.lrr())
+    )
+}
+
+/// The split as status reports it: `rev:90%(prev) rev:10%`.
+pub fn split_text(isvc: &Isvc, c: Component) -> String {
+    let entries: Vec<String> = isvc
+        .component_status(c)
         .traffic
         .iter()
         .map(|t| {
             format!("{}:{}%{}", t.revision(), t.pct(), t.tag.as_deref().map(|g| format!("({g})")).unwrap_or_default())
         })
         .collect();
-    format!(
-        "ready {}, traffic [{}], latest created {}, latest ready {}",
-        dash(isvc.ready()),
-        split.join(" "),
-        dash(s.lcr()),
-        dash(s.lrr())
-    )
+    entries.join(" ")
 }
 
 /// `wait --for` on an InferenceService that was just read (no write of its own).
