@@ -10,7 +10,6 @@ package autoscaler
 import (
 	"context"
 	"fmt"
-	"log"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -32,6 +31,7 @@ import (
 	aslisters "knative.dev/serving/pkg/client/listers/autoscaling/v1alpha1"
 
 	"isvc-canary.test/world/internal/knobs"
+	"isvc-canary.test/world/internal/workloop"
 )
 
 const revisionLabel = "serving.knative.dev/revision"
@@ -119,12 +119,9 @@ func Run(ctx context.Context, cfg *rest.Config) error {
 			}
 		}
 	}
-	for i := 0; i < 2; i++ {
-		go func() {
-			for a.processNext(ctx) {
-			}
-		}()
-	}
+	workloop.Start(ctx, "autoscaler", 2, a.queue, func(ctx context.Context, key types.NamespacedName) (time.Duration, error) {
+		return 0, a.sync(ctx, key)
+	})
 	<-ctx.Done()
 	return nil
 }
@@ -143,23 +140,6 @@ func meta(obj any) (metav1.Object, bool) {
 	}
 	m, ok := obj.(metav1.Object)
 	return m, ok
-}
-
-func (a *autoscaler) processNext(ctx context.Context) bool {
-	key, quit := a.queue.Get()
-	if quit {
-		return false
-	}
-	defer a.queue.Done(key)
-	if err := a.sync(ctx, key); err != nil {
-		if ctx.Err() == nil && !apierrors.IsConflict(err) {
-			log.Printf("autoscaler: %s: %v", key, err)
-		}
-		a.queue.AddRateLimited(key)
-	} else {
-		a.queue.Forget(key)
-	}
-	return true
 }
 
 func (a *autoscaler) sync(ctx context.Context, key types.NamespacedName) error {

@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -48,6 +47,7 @@ import (
 	servinglisters "knative.dev/serving/pkg/client/listers/serving/v1"
 
 	"isvc-canary.test/world/internal/knobs"
+	"isvc-canary.test/world/internal/workloop"
 )
 
 const (
@@ -131,12 +131,9 @@ func Run(ctx context.Context, cfg *rest.Config, ln net.Listener) error {
 		kubeInf.Core().V1().Pods().Informer().HasSynced, isvcInf.Informer().HasSynced) {
 		return fmt.Errorf("ingress: informers did not sync")
 	}
-	for i := 0; i < 2; i++ {
-		go func() {
-			for g.processNext(ctx) {
-			}
-		}()
-	}
+	workloop.Start(ctx, "ingress", 2, g.queue, func(ctx context.Context, key types.NamespacedName) (time.Duration, error) {
+		return 0, g.sync(ctx, key)
+	})
 
 	srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -160,23 +157,6 @@ type gateway struct {
 	knobs     *knobs.Store
 	random    func() float64
 	queue     workqueue.TypedRateLimitingInterface[types.NamespacedName]
-}
-
-func (g *gateway) processNext(ctx context.Context) bool {
-	key, quit := g.queue.Get()
-	if quit {
-		return false
-	}
-	defer g.queue.Done(key)
-	if err := g.sync(ctx, key); err != nil {
-		if ctx.Err() == nil && !apierrors.IsConflict(err) {
-			log.Printf("ingress: %s: %v", key, err)
-		}
-		g.queue.AddRateLimited(key)
-	} else {
-		g.queue.Forget(key)
-	}
-	return true
 }
 
 func (g *gateway) sync(ctx context.Context, key types.NamespacedName) error {

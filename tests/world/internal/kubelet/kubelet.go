@@ -30,6 +30,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"isvc-canary.test/world/internal/knobs"
+	"isvc-canary.test/world/internal/workloop"
 )
 
 const (
@@ -126,36 +127,9 @@ func Run(ctx context.Context, cfg *rest.Config) error {
 		}
 	}
 
-	for i := 0; i < 2; i++ {
-		go func() {
-			for k.processNext(ctx) {
-			}
-		}()
-	}
+	workloop.Start(ctx, "kubelet", 2, k.queue, k.sync)
 	<-ctx.Done()
 	return nil
-}
-
-func (k *kubelet) processNext(ctx context.Context) bool {
-	key, quit := k.queue.Get()
-	if quit {
-		return false
-	}
-	defer k.queue.Done(key)
-	after, err := k.sync(ctx, key)
-	switch {
-	case err != nil:
-		if ctx.Err() == nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
-			log.Printf("kubelet: %s: %v", key, err)
-		}
-		k.queue.AddRateLimited(key)
-	default:
-		k.queue.Forget(key)
-		if after > 0 {
-			k.queue.AddAfter(key, after)
-		}
-	}
-	return true
 }
 
 // sync brings one pod one step further and returns when to look at it again.
