@@ -2,8 +2,14 @@
 //! functions next to each command, before any API call.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use crate::isvc::Component;
+use crate::duration::parse_duration;
+use crate::error::{Exit, Fail};
+use crate::wait::WaitLimits;
 
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
@@ -55,8 +61,8 @@ pub struct GlobalArgs {
     #[arg(short = 'n', long, global = true, value_name = "NS")]
     pub namespace: Option<String>,
     /// Time to wait for one API request, kubectl's syntax (0, 30s, 1m); 0 means no limit
-    #[arg(long, global = true, value_name = "DURATION", default_value = "0")]
-    pub request_timeout: String,
+    #[arg(long, global = true, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
+    pub request_timeout: Duration,
     /// Output format: json, yaml, name (mutations), wide (status)
     #[arg(short = 'o', long, global = true, value_enum, value_name = "FORMAT")]
     pub output: Option<OutputFormat>,
@@ -145,35 +151,40 @@ pub struct WriteArgs {
     #[arg(long)]
     pub wait: bool,
     /// Give up waiting after this long (with --wait; default 15m)
-    #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
     /// How long a failure signal must hold before the wait fails (default 10s)
-    #[arg(long, value_name = "DURATION")]
-    pub fail_window: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub fail_window: Option<Duration>,
+}
+
+impl WriteArgs {
+    /// The limits of `--wait`, or `None` without it. Checked once, before any request:
+    /// `--timeout` or `--fail-window` without `--wait` is a usage error.
+    pub fn wait_limits(&self) -> Result<Option<WaitLimits>, Fail> {
+        if !self.wait {
+            if self.timeout.is_some() || self.fail_window.is_some() {
+                return Err(Fail::new(Exit::Usage, "--timeout and --fail-window only apply with --wait"));
+            }
+            return Ok(None);
+        }
+        Ok(Some(WaitLimits::new(self.timeout, self.fail_window)))
+    }
+}
+
+/// Splits the `[NAME] X` positionals of `set` and `tag-routing` (clap takes one or two).
+pub fn split_name<'a>(positional: &'a [String], usage: &str) -> Result<(Option<&'a str>, &'a str), Fail> {
+    match positional {
+        [x] => Ok((None, x.as_str())),
+        [name, x] => Ok((Some(name.as_str()), x.as_str())),
+        _ => Err(Fail::new(Exit::Usage, format!("usage: {usage}"))),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DryRun {
     Client,
     Server,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Component {
-    #[default]
-    Predictor,
-    Transformer,
-    Explainer,
-}
-
-impl Component {
-    pub fn key(self) -> &'static str {
-        match self {
-            Component::Predictor => "predictor",
-            Component::Transformer => "transformer",
-            Component::Explainer => "explainer",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -266,11 +277,11 @@ pub struct WaitArgs {
     #[arg(long, value_enum, default_value_t)]
     pub component: Component,
     /// Give up after this long (default 15m)
-    #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
     /// How long a failure signal must hold before the wait fails (default 10s)
-    #[arg(long, value_name = "DURATION")]
-    pub fail_window: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub fail_window: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Args)]

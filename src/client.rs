@@ -2,20 +2,25 @@
 //! API calls the plugin makes (so that every request, query parameter and Accept header is
 //! explicit, and the request budget of the contract is easy to see).
 
+use std::path::Path;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use http::{Method, Request, header};
+use kube::api::{WatchEvent, WatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde_json::Value;
 
 use crate::cli::GlobalArgs;
-use crate::duration::parse_duration;
-use crate::error::{Exit, exit_for_status, fail};
+use crate::error::{Exit, Fail, fail};
 use crate::isvc::{GROUP, Isvc, PLURAL, VERSION};
 
 pub const USER_AGENT: &str = concat!("kubectl-isvc-canary/", env!("CARGO_PKG_VERSION"));
+/// Watch events on InferenceServices, as raw objects.
+pub type WatchStream = Pin<Box<dyn futures::Stream<Item = kube::Result<WatchEvent<Value>>> + Send>>;
+
 const TABLE_ACCEPT: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
 
 /// A connected client with what the commands need to know about where it points.
@@ -40,11 +45,7 @@ impl Kube {
     /// Builds the client from kubectl's flags, as kubectl would: `--kubeconfig`, else every path
     /// in `KUBECONFIG` merged, else `~/.kube/config`, else the in-cluster service account.
     pub async fn connect(global: &GlobalArgs) -> Result<Kube> {
-        let request_timeout = match parse_duration(&global.request_timeout) {
-            Ok(d) if d.is_zero() => None,
-            Ok(d) => Some(d),
-            Err(e) => return Err(fail(Exit::Usage, format!("invalid --request-timeout: {e}"))),
-        };
+        let request_timeout = Some(global.request_timeout).filter(|d| !d.is_zero());
         let (mut config, context) = load_config(global).await?;
         config.read_timeout = request_timeout;
         config.headers.push((header::USER_AGENT, header::HeaderValue::from_static(USER_AGENT)));
@@ -53,18 +54,6 @@ impl Kube {
         let client =
             Client::try_from(config).map_err(|e| fail(Exit::Usage, format!("cannot use the kubeconfig: {e}")))?;
         Ok(Kube { client, namespace, context, server, request_timeout, verbosity: global.verbosity })
-    }
-
-    fn isvc_path(ns: Option<&str>, name: Option<&str>) -> String {
-        let mut path = format!("/apis/{GROUP}/{VERSION}");
-        if let Some(ns) = ns {
-            path.push_str(&format!("/namespaces/{ns}"));
-        }
-        path.push_str(&format!("/{PLURAL}"));
-        if let Some(name) = name {
-            path.push_str(&format!("/{name}"));
-        }
-        path
     }
 
     /// One request; errors mapped to the contract's exit codes.
@@ -123,7 +112,7 @@ impl Kube {
         match err {
             kube::Error::Api(status) => {
                 let message = if status.message.is_empty() { status.reason.clone() } else { status.message.clone() };
-                fail(exit_for_status(status.code, &message), crate::output::sanitize(&message))
+                Fail::from_status(status.code, crate::output::sanitize(&message)).into()
             }
             kube::Error::Auth(e) => fail(Exit::Forbidden, format!("cannot authenticate to {}: {e}", self.server)),
             other => {
@@ -133,13 +122,13 @@ impl Kube {
     }
 
     pub async fn get_isvc(&self, ns: &str, name: &str) -> Result<Isvc> {
-        let v = self.call(Method::GET, &Self::isvc_path(Some(ns), Some(name)), None, None).await?;
+        let v = self.call(Method::GET, &isvc_path(Some(ns), Some(name)), None, None).await?;
         Ok(Isvc::from_value(v))
     }
 
     /// Lists InferenceServices in a namespace (or every namespace with `None`).
     pub async fn list_isvcs(&self, ns: Option<&str>, selector: Option<&str>) -> Result<Vec<Isvc>> {
-        let mut uri = Self::isvc_path(ns, None);
+        let mut uri = isvc_path(ns, None);
         if let Some(sel) = selector {
             uri.push_str(&format!("?labelSelector={}", encode(sel)));
         }
@@ -149,7 +138,7 @@ impl Kube {
 
     /// The server-rendered table of InferenceServices (the CRD's printer columns), with objects.
     pub async fn isvc_table(&self, ns: Option<&str>, name: Option<&str>, selector: Option<&str>) -> Result<Value> {
-        let mut uri = format!("{}?includeObject=Object", Self::isvc_path(ns, name));
+        let mut uri = format!("{}?includeObject=Object", isvc_path(ns, name));
         if let Some(sel) = selector {
             uri.push_str(&format!("&labelSelector={}", encode(sel)));
         }
@@ -178,7 +167,7 @@ impl Kube {
 
     /// PATCH an InferenceService. `dry_run` sends `dryRun=All`: admission answers, nothing is stored.
     pub async fn patch_isvc(&self, ns: &str, name: &str, kind: PatchKind, body: &Value, dry_run: bool) -> Result<Isvc> {
-        let mut uri = format!("{}?fieldManager={}", Self::isvc_path(Some(ns), Some(name)), crate::patch::FIELD_MANAGER);
+        let mut uri = format!("{}?fieldManager={}", isvc_path(Some(ns), Some(name)), crate::patch::FIELD_MANAGER);
         if dry_run {
             uri.push_str("&dryRun=All");
         }
@@ -191,41 +180,21 @@ impl Kube {
         Ok(Isvc::from_value(v))
     }
 
-    /// Opens a watch on one InferenceService from a resourceVersion; returns the raw stream of
-    /// events (one JSON object per line).
-    pub async fn watch_isvc(
-        &self,
-        ns: &str,
-        name: &str,
-        resource_version: &str,
-    ) -> Result<impl futures::AsyncBufRead + use<>> {
-        let uri = format!(
-            "{}?watch=true&allowWatchBookmarks=true&fieldSelector=metadata.name%3D{}&resourceVersion={}&timeoutSeconds=290",
-            Self::isvc_path(Some(ns), None),
-            encode(name),
-            encode(resource_version)
-        );
-        let request = Request::builder().method(Method::GET).uri(&uri).body(Vec::new())?;
+    /// Opens a watch on one InferenceService from a resourceVersion: kube's own watch (the
+    /// request `Api::watch` builds, and kube's event framing, bookmarks and ERROR events), read
+    /// as raw JSON objects rather than through `Api<DynamicObject>`, so that what a wait prints
+    /// under `-o json` is the object as the server sent it, not re-encoded metadata.
+    pub async fn watch_isvc(&self, ns: &str, name: &str, resource_version: &str) -> Result<WatchStream> {
+        let params = WatchParams::default().fields(&format!("metadata.name={name}")).timeout(290);
+        let mut request = kube::core::Request::new(isvc_path(Some(ns), None))
+            .watch(&params, resource_version)
+            .context("building the watch request")?;
+        request.extensions_mut().insert("watch");
         if self.verbosity >= 6 {
-            eprintln!("GET {}{uri} (watch)", self.server);
+            eprintln!("GET {}{} (watch)", self.server, request.uri());
         }
-        self.client.request_stream(request).await.map_err(|e| self.map_error(e))
-    }
-
-    /// Opens a watch on the pods of an InferenceService.
-    pub async fn watch_pods(
-        &self,
-        ns: &str,
-        selector: &str,
-        resource_version: &str,
-    ) -> Result<impl futures::AsyncBufRead + use<>> {
-        let uri = format!(
-            "/api/v1/namespaces/{ns}/pods?watch=true&allowWatchBookmarks=true&labelSelector={}&resourceVersion={}&timeoutSeconds=290",
-            encode(selector),
-            encode(resource_version)
-        );
-        let request = Request::builder().method(Method::GET).uri(&uri).body(Vec::new())?;
-        self.client.request_stream(request).await.map_err(|e| self.map_error(e))
+        let events = self.client.request_events::<Value>(request).await.map_err(|e| self.map_error(e))?;
+        Ok(Box::pin(events))
     }
 
     /// Lists pods (objects), for the waits.
@@ -235,27 +204,44 @@ impl Kube {
     }
 }
 
+/// The API path of InferenceServices: all, a namespace's, or one (segments percent-encoded).
+pub fn isvc_path(ns: Option<&str>, name: Option<&str>) -> String {
+    let mut path = format!("/apis/{GROUP}/{VERSION}");
+    if let Some(ns) = ns {
+        path.push_str(&format!("/namespaces/{}", encode(ns)));
+    }
+    path.push_str(&format!("/{PLURAL}"));
+    if let Some(name) = name {
+        path.push_str(&format!("/{}", encode(name)));
+    }
+    path
+}
+
+/// The kubeconfig as kubectl picks it: `--kubeconfig`, else every path in `KUBECONFIG` merged,
+/// else `~/.kube/config`; `None` when there is none. A file that cannot be read is a usage error.
+pub fn read_kubeconfig(explicit: Option<&Path>) -> Result<Option<Kubeconfig>> {
+    let read = |path: &Path| {
+        Kubeconfig::read_from(path)
+            .map_err(|e| fail(Exit::Usage, format!("cannot read kubeconfig {}: {}", path.display(), chain_text(&e))))
+    };
+    if let Some(path) = explicit {
+        return read(path).map(Some);
+    }
+    if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) {
+        return Kubeconfig::read().map(Some).map_err(|e| {
+            fail(Exit::Usage, format!("cannot read the kubeconfig in $KUBECONFIG: {}", chain_text(&e)))
+        });
+    }
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    match home.map(|h| h.join(".kube").join("config")).filter(|p| p.exists()) {
+        Some(path) => read(&path).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// Reads the kubeconfig the way kubectl does and returns the config and the context name.
 async fn load_config(global: &GlobalArgs) -> Result<(Config, String)> {
-    let kubeconfig =
-        if let Some(path) = &global.kubeconfig {
-            Some(Kubeconfig::read_from(path).map_err(|e| {
-                fail(Exit::Usage, format!("cannot read kubeconfig {}: {}", path.display(), chain_text(&e)))
-            })?)
-        } else if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) {
-            Some(Kubeconfig::read().map_err(|e| {
-                fail(Exit::Usage, format!("cannot read the kubeconfig in $KUBECONFIG: {}", chain_text(&e)))
-            })?)
-        } else {
-            let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-            match home.map(|h| h.join(".kube").join("config")).filter(|p| p.exists()) {
-                Some(path) => Some(Kubeconfig::read_from(&path).map_err(|e| {
-                    fail(Exit::Usage, format!("cannot read kubeconfig {}: {}", path.display(), chain_text(&e)))
-                })?),
-                None => None,
-            }
-        };
-    let Some(kubeconfig) = kubeconfig else {
+    let Some(kubeconfig) = read_kubeconfig(global.kubeconfig.as_deref())? else {
         if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() {
             let config = Config::incluster()
                 .map_err(|e| fail(Exit::Usage, format!("cannot use the in-cluster service account: {e}")))?;

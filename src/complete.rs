@@ -428,7 +428,7 @@ fn positional_values(p: &mut Plan, node: &clap::Command, given: &[&str]) {
 /// (the process exits once the answer is printed, whatever that thread is doing).
 async fn live_names(kind: Live, target: &Target, budget: Duration) -> anyhow::Result<Vec<String>> {
     if kind == Live::Contexts {
-        let kubeconfig = read_kubeconfig(target)?.ok_or_else(|| anyhow::anyhow!("no kubeconfig"))?;
+        let kubeconfig = crate::client::read_kubeconfig(target.kubeconfig.as_deref())?.ok_or_else(|| anyhow::anyhow!("no kubeconfig"))?;
         return Ok(kubeconfig.contexts.into_iter().map(|c| c.name).collect());
     }
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -448,27 +448,10 @@ async fn live_names(kind: Live, target: &Target, budget: Duration) -> anyhow::Re
     }
 }
 
-/// The kubeconfig as kubectl would pick it: `--kubeconfig`, else `$KUBECONFIG` (merged), else
-/// `~/.kube/config`; `None` when there is none.
-fn read_kubeconfig(target: &Target) -> anyhow::Result<Option<kube::config::Kubeconfig>> {
-    use kube::config::Kubeconfig;
-    if let Some(path) = &target.kubeconfig {
-        return Ok(Some(Kubeconfig::read_from(path)?));
-    }
-    if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) {
-        return Ok(Some(Kubeconfig::read()?));
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    match home.map(|h| h.join(".kube").join("config")).filter(|p| p.exists()) {
-        Some(path) => Ok(Some(Kubeconfig::read_from(&path)?)),
-        None => Ok(None),
-    }
-}
-
 /// One metadata-only list request.
 async fn fetch_names(kind: Live, target: &Target, budget: Duration) -> anyhow::Result<Vec<String>> {
     use kube::config::{ExecInteractiveMode, KubeConfigOptions};
-    let mut config = match read_kubeconfig(target)? {
+    let mut config = match crate::client::read_kubeconfig(target.kubeconfig.as_deref())? {
         Some(mut kubeconfig) => {
             // An exec credential plugin must never prompt while a shell waits for completions.
             for named in &mut kubeconfig.auth_infos {
@@ -487,16 +470,8 @@ async fn fetch_names(kind: Live, target: &Target, budget: Duration) -> anyhow::R
     let namespace = target.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
     let uri = match kind {
         Live::Namespaces => "/api/v1/namespaces".to_string(),
-        Live::Isvcs if target.all_namespaces => {
-            format!("/apis/{}/{}/{}", crate::isvc::GROUP, crate::isvc::VERSION, crate::isvc::PLURAL)
-        }
-        Live::Isvcs => format!(
-            "/apis/{}/{}/namespaces/{}/{}",
-            crate::isvc::GROUP,
-            crate::isvc::VERSION,
-            crate::client::encode(&namespace),
-            crate::isvc::PLURAL
-        ),
+        Live::Isvcs if target.all_namespaces => crate::client::isvc_path(None, None),
+        Live::Isvcs => crate::client::isvc_path(Some(&namespace), None),
         Live::Contexts => unreachable!("contexts need no API call"),
     };
     let client = kube::Client::try_from(config)?;

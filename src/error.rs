@@ -36,11 +36,20 @@ impl Exit {
 pub struct Fail {
     pub exit: Exit,
     pub message: String,
+    /// The HTTP status of the API server's answer, when the error is one: decisions such as
+    /// "a conflict, retry" read the code, never the message text.
+    pub http_status: Option<u16>,
 }
 
 impl Fail {
     pub fn new(exit: Exit, message: impl Into<String>) -> Self {
-        Fail { exit, message: message.into() }
+        Fail { exit, message: message.into(), http_status: None }
+    }
+
+    /// The API server answered `code`: the exit code of the contract, the status kept.
+    pub fn from_status(code: u16, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Fail { exit: exit_for_status(code, &message), message, http_status: Some(code) }
     }
 }
 
@@ -60,6 +69,11 @@ pub fn fail(exit: Exit, message: impl Into<String>) -> anyhow::Error {
 /// The exit code for any error: a `Fail` anywhere in the chain decides, else 1.
 pub fn exit_of(err: &anyhow::Error) -> Exit {
     err.chain().find_map(|e| e.downcast_ref::<Fail>().map(|f| f.exit)).unwrap_or(Exit::Failure)
+}
+
+/// The HTTP status of the API server's answer that caused the error, if one did.
+pub fn http_status_of(err: &anyhow::Error) -> Option<u16> {
+    err.chain().find_map(|e| e.downcast_ref::<Fail>().and_then(|f| f.http_status))
 }
 
 /// True when the error is a broken pipe on stdout (`| head`): not a failure.
@@ -129,5 +143,12 @@ mod tests {
         let err = anyhow::Error::from(Fail::new(Exit::NotFound, "gone")).context("reading x");
         assert_eq!(exit_of(&err), Exit::NotFound);
         assert_eq!(exit_of(&anyhow::anyhow!("plain")), Exit::Failure);
+    }
+
+    #[test]
+    fn api_answers_keep_their_status() {
+        let err = anyhow::Error::from(Fail::from_status(409, "the object has been modified"));
+        assert_eq!((exit_of(&err), http_status_of(&err)), (Exit::Refused, Some(409)));
+        assert_eq!(http_status_of(&fail(Exit::Refused, "a guard rail")), None);
     }
 }

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::cli::Component;
 
 pub const GROUP: &str = "serving.kserve.io";
 pub const VERSION: &str = "v1beta1";
@@ -17,6 +16,75 @@ pub const DEPLOYMENT_MODE_ANNOTATION: &str = "serving.kserve.io/deploymentMode";
 pub const SOURCE_URI_ANNOTATION: &str = "internal.serving.kserve.io/storage-initializer-sourceuri";
 pub const ISVC_LABEL: &str = "serving.kserve.io/inferenceservice";
 pub const REVISION_LABEL: &str = "serving.knative.dev/revision";
+
+/// A component of an InferenceService: the part a command changes or judges. Clap offers its
+/// values for `--component`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Component {
+    #[default]
+    Predictor,
+    Transformer,
+    Explainer,
+}
+
+impl Component {
+    pub fn key(self) -> &'static str {
+        match self {
+            Component::Predictor => "predictor",
+            Component::Transformer => "transformer",
+            Component::Explainer => "explainer",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Component::Predictor => "Predictor",
+            Component::Transformer => "Transformer",
+            Component::Explainer => "Explainer",
+        }
+    }
+
+    /// The component's Ready condition (`PredictorReady`).
+    pub fn ready_condition(self) -> String {
+        format!("{}Ready", self.title())
+    }
+
+    /// The component's route condition, as KServe spells it (the explainer's is plural).
+    pub fn route_condition(self) -> &'static str {
+        match self {
+            Component::Predictor => "PredictorRouteReady",
+            Component::Transformer => "TransformerRouteReady",
+            Component::Explainer => "ExplainerRoutesReady",
+        }
+    }
+
+    /// The component's configuration condition (`PredictorConfigurationReady`).
+    pub fn configuration_condition(self) -> String {
+        format!("{}ConfigurationReady", self.title())
+    }
+}
+
+/// The spec fields a mutation depends on and owns: a change to any of them by someone else
+/// between our read and our write (or during our wait) is a conflict, not a retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedFields {
+    pub canary_traffic_percent: Option<i64>,
+    pub model_uri: Option<String>,
+    pub tag_routing: Option<String>,
+}
+
+/// Why a revision failed: KServe's reason and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub reason: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.reason, self.message)
+    }
+}
 
 /// The legacy framework fields that carry their own `storageUri` (facts §2).
 pub const FRAMEWORK_FIELDS: &[&str] =
@@ -240,6 +308,62 @@ impl Isvc {
             .collect()
     }
 
+    /// The fields of a component that a mutation depends on.
+    pub fn owned_fields(&self, c: Component) -> OwnedFields {
+        OwnedFields {
+            canary_traffic_percent: self.ctp(c),
+            model_uri: self.model_uri(c),
+            tag_routing: self.annotations.get(TAG_ROUTING_ANNOTATION).cloned(),
+        }
+    }
+
+    /// Who wrote the object last, from managedFields (status writes excluded).
+    pub fn last_writer(&self) -> String {
+        let text = |f: &Value, key: &str| f.get(key).and_then(Value::as_str).unwrap_or("?").to_string();
+        self.raw
+            .pointer("/metadata/managedFields")
+            .and_then(Value::as_array)
+            .and_then(|fields| {
+                fields
+                    .iter()
+                    .filter(|f| f.get("subresource").is_none())
+                    .max_by_key(|f| f.get("time").and_then(Value::as_str).unwrap_or_default().to_string())
+            })
+            .map(|f| format!("last written by {} at {}", text(f, "manager"), text(f, "time")))
+            .unwrap_or_else(|| "by another writer".to_string())
+    }
+
+    /// KServe's one reading of why a component's latest created revision cannot become ready:
+    /// modelStatus (a failed model load or an invalid spec) first, else the configuration
+    /// condition at False. `None` while the latest created revision is the latest ready one.
+    pub fn latest_failure(&self, c: Component) -> Option<Failure> {
+        let s = self.component_status(c);
+        if s.lcr() == s.lrr() {
+            return None;
+        }
+        if let Some(ms) = &self.status.model_status
+            && let Some(t @ ("BlockedByFailedLoad" | "InvalidSpec")) = ms.transition_status.as_deref()
+        {
+            let info = ms.last_failure_info.clone().unwrap_or_default();
+            return Some(Failure {
+                reason: info.reason.unwrap_or_else(|| t.to_string()),
+                message: info.message.unwrap_or_default().trim().to_string(),
+            });
+        }
+        self.condition(&c.configuration_condition()).filter(|x| x.status == "False").map(|x| Failure {
+            reason: x.reason.clone().unwrap_or_default(),
+            message: x.message.clone().unwrap_or_default(),
+        })
+    }
+
+    /// KServe could not reconcile the component at all (its Ready condition says
+    /// ReconcileFailed): no revision will come of this spec.
+    pub fn reconcile_failure(&self, c: Component) -> Option<String> {
+        self.condition(&c.ready_condition())
+            .filter(|x| x.status == "False" && x.reason.as_deref() == Some("ReconcileFailed"))
+            .map(|x| x.message.clone().unwrap_or_default())
+    }
+
     /// Signs that a GitOps controller manages the object and will revert a manual change:
     /// its field managers, or Argo CD's and Flux's tracking labels and annotation.
     pub fn gitops_owners(&self) -> Vec<String> {
@@ -267,6 +391,20 @@ impl Isvc {
         found.dedup();
         found
     }
+}
+
+/// The label selector of every pod of an InferenceService.
+pub fn pod_selector(name: &str) -> String {
+    format!("{ISVC_LABEL}={name}")
+}
+
+/// The model a Knative revision was created for (KServe's source-URI annotation on it).
+pub fn revision_model(revision: &Value) -> Option<String> {
+    revision
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(SOURCE_URI_ANNOTATION))
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 impl ComponentStatus {

@@ -7,6 +7,9 @@ use anyhow::Result;
 use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table};
 use serde::Serialize;
 
+use crate::cli::OutputFormat;
+use crate::isvc::Isvc;
+
 /// Escapes control characters so that nothing the cluster supplies can drive the terminal.
 pub fn sanitize(text: &str) -> String {
     if !text.chars().any(char::is_control) {
@@ -46,6 +49,19 @@ pub fn render_table(headers: &[&str], rows: &[Vec<String>], no_headers: bool) ->
         out.push('\n');
     }
     out
+}
+
+/// The result of a command on one InferenceService, on stdout: the object (`-o json|yaml`), its
+/// reference (`-o name`), or kubectl's line `inferenceservice.serving.kserve.io/NAME WHAT`.
+pub fn print_result(format: Option<OutputFormat>, isvc: &Isvc, what: &str) -> Result<()> {
+    let reference = format!("inferenceservice.serving.kserve.io/{}", isvc.name);
+    match format {
+        Some(OutputFormat::Name) => println!("{reference}"),
+        Some(OutputFormat::Json) => print!("{}", to_json(&isvc.raw)?),
+        Some(OutputFormat::Yaml) => print!("{}", to_yaml(&isvc.raw)?),
+        _ => println!("{reference} {what}"),
+    }
+    Ok(())
 }
 
 /// An empty value shown as `-`.

@@ -4,8 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::cli::Component;
-use crate::isvc::{ModelField, TAG_ROUTING_ANNOTATION};
+use crate::isvc::{Component, ModelField, TAG_ROUTING_ANNOTATION};
 
 pub const FIELD_MANAGER: &str = "kubectl-isvc-canary";
 
@@ -16,6 +15,14 @@ pub enum Change {
     Traffic { component: Component, percent: Option<i64>, model: Option<(ModelField, String)> },
     /// Turn the tag-routing annotation on ("true") or remove it.
     TagRouting(bool),
+}
+
+impl Change {
+    /// Does the change touch the revision template (a new model, or the annotation that every
+    /// revision carries)? Then it is done only once a NEW revision is ready.
+    pub fn changes_template(&self) -> bool {
+        matches!(self, Change::TagRouting(_) | Change::Traffic { model: Some(_), .. })
+    }
 }
 
 /// The JSON merge patch for a change, with the read's resourceVersion as precondition.

@@ -2,9 +2,8 @@
 //! either refuse (with the exit code and a message that says what to do), do nothing (already
 //! there), or write one change (with the notes to show first).
 
-use crate::cli::Component;
 use crate::error::{Exit, Fail};
-use crate::isvc::{Isvc, Mode, ModelField};
+use crate::isvc::{Component, Isvc, Mode, ModelField};
 use crate::patch::Change;
 
 /// What a mutation will do.
@@ -94,16 +93,21 @@ pub fn validate_model_uri(uri: &str) -> Result<(), Fail> {
     }
 }
 
+/// What `set` was asked, after parsing.
+#[derive(Debug, Clone, Copy)]
+pub struct SetRequest<'a> {
+    pub component: Component,
+    pub percent: i64,
+    pub model_uri: Option<&'a str>,
+    /// `--split-with-previous`: a split between the current and the previous rollout is meant.
+    pub split_with_previous: bool,
+    /// `--replace`: dropping a canary of another model that is in progress is meant.
+    pub replace: bool,
+}
+
 /// `set N [--model-uri X]`.
-pub fn plan_set(
-    isvc: &Isvc,
-    c: Component,
-    percent: i64,
-    model_uri: Option<&str>,
-    split_with_previous: bool,
-    replace: bool,
-    force: bool,
-) -> Result<Plan, Fail> {
+pub fn plan_set(isvc: &Isvc, req: &SetRequest<'_>) -> Result<Plan, Fail> {
+    let SetRequest { component: c, percent, model_uri, split_with_previous, replace } = *req;
     let s = isvc.component_status(c);
     let mut notes = Vec::new();
     let current_model = isvc.model_uri(c);
@@ -132,7 +136,7 @@ pub fn plan_set(
         return Ok(Plan::Unchanged { notes });
     }
     if percent == 100 && model.is_none() {
-        return plan_promote(isvc, c, force).map(|p| match p {
+        return plan_promote(isvc, c, false).map(|p| match p {
             Plan::Write { change, notes: mut more } => {
                 notes.append(&mut more);
                 Plan::Write { change, notes }
@@ -181,7 +185,7 @@ pub fn plan_promote(isvc: &Isvc, c: Component, force: bool) -> Result<Plan, Fail
     }
     let mut notes = Vec::new();
     if s.lcr() != s.lrr() {
-        let why = failure_reason(isvc, c).map_or_else(|| "not ready yet".to_string(), |r| format!("failed: {r}"));
+        let why = isvc.latest_failure(c).map_or_else(|| "not ready yet".to_string(), |r| format!("failed: {r}"));
         if !force {
             return Err(refuse(format!(
                 "the latest revision {} is {why}: promoting would send all traffic to it as soon as it is ready; \
@@ -240,33 +244,6 @@ pub fn plan_tag_routing(isvc: &Isvc, on: bool) -> Plan {
     }
 }
 
-/// Why the latest created revision failed, from the conditions and modelStatus, if it did.
-pub fn failure_reason(isvc: &Isvc, c: Component) -> Option<String> {
-    let s = isvc.component_status(c);
-    if s.lcr() == s.lrr() {
-        return None;
-    }
-    let config_cond = format!("{}ConfigurationReady", capitalize(c.key()));
-    if let Some(ms) = &isvc.status.model_status
-        && matches!(ms.transition_status.as_deref(), Some("BlockedByFailedLoad" | "InvalidSpec"))
-    {
-        let info = ms.last_failure_info.clone().unwrap_or_default();
-        return Some(format!(
-            "{}: {}",
-            info.reason.unwrap_or_else(|| ms.transition_status.clone().unwrap_or_default()),
-            info.message.unwrap_or_default().trim()
-        ));
-    }
-    isvc.condition(&config_cond).filter(|cond| cond.status == "False").map(|cond| {
-        format!("{}: {}", cond.reason.clone().unwrap_or_default(), cond.message.clone().unwrap_or_default())
-    })
-}
-
-pub fn capitalize(s: &str) -> String {
-    let mut chars = s.chars();
-    chars.next().map_or_else(String::new, |f| f.to_uppercase().collect::<String>() + chars.as_str())
-}
-
 /// Expands `--expect-revision 2` to `<prefix>00002`; a full name is kept.
 pub fn expand_revision(isvc: &Isvc, c: Component, rev: &str) -> Result<String, Fail> {
     if !rev.chars().all(|ch| ch.is_ascii_digit()) {
@@ -284,6 +261,10 @@ pub fn expand_revision(isvc: &Isvc, c: Component, rev: &str) -> Result<String, F
 mod tests {
     use super::*;
     use serde_json::{Value, json};
+
+    fn set_req(percent: i64, model_uri: Option<&str>, split_with_previous: bool, replace: bool) -> SetRequest<'_> {
+        SetRequest { component: Component::Predictor, percent, model_uri, split_with_previous, replace }
+    }
 
     /// An InferenceService in Knative mode with the given spec ctp, model and component status.
     fn isvc(ctp: Option<i64>, status: Value) -> Isvc {
@@ -375,7 +356,7 @@ mod tests {
 
     #[test]
     fn set_with_new_model_writes_percent_and_model() {
-        let plan = plan_set(&deployed(), Component::Predictor, 10, Some("gs://m2"), false, false, false).unwrap();
+        let plan = plan_set(&deployed(), &set_req(10, Some("gs://m2"), false, false)).unwrap();
         assert_eq!(
             plan,
             Plan::Write {
@@ -392,7 +373,7 @@ mod tests {
     #[test]
     fn set_same_percent_is_unchanged() {
         assert!(matches!(
-            plan_set(&canary(), Component::Predictor, 10, None, false, false, false),
+            plan_set(&canary(), &set_req(10, None, false, false)),
             Ok(Plan::Unchanged { .. })
         ));
     }
@@ -400,37 +381,37 @@ mod tests {
     #[test]
     fn set_before_first_rollout_is_allowed_with_a_note() {
         let fresh = isvc(None, json!({}));
-        let plan = plan_set(&fresh, Component::Predictor, 10, None, false, false, false).unwrap();
+        let plan = plan_set(&fresh, &set_req(10, None, false, false)).unwrap();
         assert!(plan.notes()[0].contains("armed on the first revision"));
     }
 
     #[test]
     fn partial_rollback_needs_split_with_previous() {
         // §4.5-7: after two rollouts, a split without a new model goes back to PRO.
-        let err = plan_set(&promoted(), Component::Predictor, 20, None, false, false, false).unwrap_err();
+        let err = plan_set(&promoted(), &set_req(20, None, false, false)).unwrap_err();
         assert_eq!(err.exit, Exit::Refused);
         assert!(err.message.contains("--split-with-previous"));
         assert!(matches!(
-            plan_set(&promoted(), Component::Predictor, 20, None, true, false, false),
+            plan_set(&promoted(), &set_req(20, None, true, false)),
             Ok(Plan::Write { .. })
         ));
         // With only one rollout (PRO empty) the split stays on one revision: allowed.
-        assert!(plan_set(&deployed(), Component::Predictor, 20, None, false, false, false).is_ok());
+        assert!(plan_set(&deployed(), &set_req(20, None, false, false)).is_ok());
     }
 
     #[test]
     fn replacing_a_canary_of_another_model_needs_replace() {
-        let err = plan_set(&canary(), Component::Predictor, 10, Some("gs://m3"), false, false, false).unwrap_err();
+        let err = plan_set(&canary(), &set_req(10, Some("gs://m3"), false, false)).unwrap_err();
         assert_eq!(err.exit, Exit::Refused);
         assert!(err.message.contains("--replace"));
-        assert!(plan_set(&canary(), Component::Predictor, 10, Some("gs://m3"), false, true, false).is_ok());
+        assert!(plan_set(&canary(), &set_req(10, Some("gs://m3"), false, true)).is_ok());
         // Moving the split of the canary in progress is fine.
-        assert!(plan_set(&canary(), Component::Predictor, 50, None, false, false, false).is_ok());
+        assert!(plan_set(&canary(), &set_req(50, None, false, false)).is_ok());
     }
 
     #[test]
     fn same_model_says_no_new_revision() {
-        let plan = plan_set(&deployed(), Component::Predictor, 10, Some("gs://m1"), false, false, false).unwrap();
+        let plan = plan_set(&deployed(), &set_req(10, Some("gs://m1"), false, false)).unwrap();
         assert!(plan.notes().iter().any(|n| n.contains("no new revision")));
         assert!(matches!(plan, Plan::Write { change: Change::Traffic { model: None, .. }, .. }));
     }
@@ -440,16 +421,16 @@ mod tests {
         let custom = Isvc::from_value(
             json!({"metadata": {"name": "c"}, "spec": {"predictor": {"containers": [{"image": "x"}]}}}),
         );
-        let err = plan_set(&custom, Component::Predictor, 10, Some("gs://x"), false, false, false).unwrap_err();
+        let err = plan_set(&custom, &set_req(10, Some("gs://x"), false, false)).unwrap_err();
         assert_eq!(err.exit, Exit::Refused);
     }
 
     #[test]
     fn set_100_is_promote() {
-        let plan = plan_set(&canary(), Component::Predictor, 100, None, false, false, false).unwrap();
+        let plan = plan_set(&canary(), &set_req(100, None, false, false)).unwrap();
         assert!(matches!(plan, Plan::Write { change: Change::Traffic { percent: None, .. }, .. }));
         assert!(matches!(
-            plan_set(&promoted(), Component::Predictor, 100, None, false, false, false),
+            plan_set(&promoted(), &set_req(100, None, false, false)),
             Ok(Plan::Unchanged { .. })
         ));
     }
@@ -515,8 +496,8 @@ mod tests {
         let mut raw = canary_pending().raw;
         raw["status"]["modelStatus"] = json!({"transitionStatus": "BlockedByFailedLoad",
             "lastFailureInfo": {"reason": "ModelLoadFailed", "message": "no such model"}});
-        let reason = failure_reason(&Isvc::from_value(raw), Component::Predictor).unwrap();
-        assert_eq!(reason, "ModelLoadFailed: no such model");
+        let reason = Isvc::from_value(raw).latest_failure(Component::Predictor).unwrap();
+        assert_eq!(reason.to_string(), "ModelLoadFailed: no such model");
     }
 
     #[test]

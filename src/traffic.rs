@@ -1,7 +1,7 @@
 //! Traffic maths: the split KServe will ask Knative for after a change (facts §4.2), for the
 //! before/after preview of dry runs and prompts.
 
-use crate::cli::Component;
+use crate::isvc::Component;
 use crate::isvc::Isvc;
 use crate::output::render_table;
 use crate::patch::Change;

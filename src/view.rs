@@ -7,10 +7,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cli::Component;
-use crate::isvc::{Condition, ISVC_LABEL, Isvc, REVISION_LABEL, SOURCE_URI_ANNOTATION};
+use crate::isvc::{Component, Condition, Isvc, REVISION_LABEL, revision_model};
 use crate::output::{Color, dash, paint, render_table, sanitize};
-use crate::rules::{capitalize, failure_reason};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -90,11 +88,7 @@ impl Revisions {
             .iter()
             .filter_map(|r| {
                 let name = r.pointer("/metadata/name")?.as_str()?.to_string();
-                let model = r
-                    .pointer("/metadata/annotations")
-                    .and_then(|a| a.get(SOURCE_URI_ANNOTATION))
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
+                let model = revision_model(r);
                 let ready = r
                     .pointer("/status/conditions")
                     .and_then(Value::as_array)
@@ -215,7 +209,7 @@ pub fn build(isvc: &Isvc, revisions: &Revisions, pods: &[PodView]) -> IsvcView {
             let state = if s.lcr() == s.lrr() {
                 "ready, no traffic".to_string()
             } else {
-                failure_reason(isvc, c).map_or_else(|| "creating".to_string(), |r| format!("failed: {r}"))
+                isvc.latest_failure(c).map_or_else(|| "creating".to_string(), |r| format!("failed: {r}"))
             };
             pending.push(PendingRevision { revision: s.lcr().to_string(), state, model: revisions.model(s.lcr()) });
         }
@@ -352,23 +346,6 @@ pub fn render_details(
     out
 }
 
-/// The route condition of a component (KServe's spelling).
-pub fn route_condition(c: Component) -> &'static str {
-    match c {
-        Component::Predictor => "PredictorRouteReady",
-        Component::Transformer => "TransformerRouteReady",
-        Component::Explainer => "ExplainerRoutesReady",
-    }
-}
-
-pub fn configuration_condition(c: Component) -> String {
-    format!("{}ConfigurationReady", capitalize(c.key()))
-}
-
-/// The selector of all pods of an InferenceService.
-pub fn pod_selector(name: &str) -> String {
-    format!("{ISVC_LABEL}={name}")
-}
 
 #[cfg(test)]
 mod tests {

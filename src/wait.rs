@@ -4,16 +4,15 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use futures::AsyncBufReadExt;
+use futures::StreamExt;
+use kube::api::WatchEvent;
 use serde_json::Value;
 
-use crate::cli::Component;
-use crate::client::Kube;
+use crate::client::{Kube, WatchStream};
 use crate::error::{Exit, exit_of, fail};
-use crate::isvc::{Isvc, REVISION_LABEL};
+use crate::isvc::{Component, Isvc, OwnedFields, REVISION_LABEL, pod_selector};
 use crate::output::dash;
 use crate::terminal::Terminal;
-use crate::view::{configuration_condition, pod_selector, route_condition};
 
 /// What "done" means.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +60,26 @@ impl Goal {
     }
 }
 
+/// How long a wait may take, and how long a failure must hold before it counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitLimits {
+    pub timeout: Duration,
+    pub fail_window: Duration,
+}
+
+impl WaitLimits {
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+    pub const DEFAULT_FAIL_WINDOW: Duration = Duration::from_secs(10);
+
+    /// `--timeout` and `--fail-window` as given, the contract's defaults where not.
+    pub fn new(timeout: Option<Duration>, fail_window: Option<Duration>) -> WaitLimits {
+        WaitLimits {
+            timeout: timeout.unwrap_or(Self::DEFAULT_TIMEOUT),
+            fail_window: fail_window.unwrap_or(Self::DEFAULT_FAIL_WINDOW),
+        }
+    }
+}
+
 /// A wait, fully described.
 #[derive(Debug, Clone)]
 pub struct WaitRequest {
@@ -68,11 +87,10 @@ pub struct WaitRequest {
     pub goal: Goal,
     /// For a template change: LCR before the write. Done needs a NEW revision that is LRR.
     pub new_revision_after: Option<String>,
-    pub timeout: Duration,
-    pub fail_window: Duration,
-    /// For a wait tied to our own write: the spec fields as written; another writer changing
+    pub limits: WaitLimits,
+    /// For a wait tied to our own write: the owned fields as written; another writer changing
     /// them ends the wait with exit 7.
-    pub guarded_spec: Option<(Option<i64>, Option<String>, Option<String>)>,
+    pub guarded_spec: Option<OwnedFields>,
 }
 
 /// The verdict on one status.
@@ -134,7 +152,7 @@ pub fn judge(isvc: &Isvc, req: &WaitRequest, ready_pods: Option<&[String]>) -> V
     if let Some(p) = phase {
         return Verdict::Waiting(p);
     }
-    for cond in [route_condition(c), "IngressReady"] {
+    for cond in [c.route_condition(), "IngressReady"] {
         if isvc.condition(cond).map(|x| x.status.as_str()) != Some("True") {
             return Verdict::Waiting(format!("waiting for {cond}"));
         }
@@ -155,29 +173,13 @@ pub fn failure_signal(isvc: &Isvc, req: &WaitRequest) -> Option<String> {
         Some(before) => s.lcr() != before && !s.lcr().is_empty(),
         None => req.goal.needs_latest(),
     };
-    if let Some(ready) = isvc.condition(&format!("{}Ready", crate::rules::capitalize(c.key())))
-        && ready.reason.as_deref() == Some("ReconcileFailed")
-        && ready.status == "False"
-    {
-        return Some(format!("ReconcileFailed: {}", ready.message.clone().unwrap_or_default()));
+    if let Some(message) = isvc.reconcile_failure(c) {
+        return Some(format!("ReconcileFailed: {message}"));
     }
-    if !concerned || s.lcr() == s.lrr() {
+    if !concerned {
         return None;
     }
-    if let Some(ms) = &isvc.status.model_status
-        && let Some(t @ ("BlockedByFailedLoad" | "InvalidSpec")) = ms.transition_status.as_deref()
-    {
-        let info = ms.last_failure_info.clone().unwrap_or_default();
-        return Some(format!(
-            "{} {}: {}",
-            s.lcr(),
-            info.reason.unwrap_or_else(|| t.to_string()),
-            info.message.unwrap_or_default().trim()
-        ));
-    }
-    isvc.condition(&configuration_condition(c)).filter(|x| x.status == "False").map(|x| {
-        format!("{} {}: {}", s.lcr(), x.reason.clone().unwrap_or_default(), x.message.clone().unwrap_or_default())
-    })
+    isvc.latest_failure(c).map(|failure| format!("{} {failure}", s.lcr()))
 }
 
 /// An open watch on one InferenceService, opened before the write.
@@ -186,16 +188,14 @@ pub struct Waiter {
     ns: String,
     name: String,
     resource_version: String,
-    stream: Option<Box<dyn futures::AsyncBufRead + Unpin + Send>>,
+    /// kube's watch stream. `next()` on it is cancel-safe (its framing buffer lives in the
+    /// stream, not in the future), which the `select!` with the tick relies on: an event half
+    /// read when the tick wins is completed on the next turn, never lost.
+    stream: Option<WatchStream>,
     last: Isvc,
     /// False between a write and the watch event of that write: events before it show the spec
     /// as it was read, which is neither "done" nor someone else's change.
     write_seen: bool,
-    /// The part of a watch event read so far. It lives here, not in `next_object`, because that
-    /// future is dropped whenever the wait's tick wins the `select!`: a line buffer local to it
-    /// lost the bytes already consumed, the rest of the event did not parse, and the event was
-    /// gone (a wait then missed its final status and ran to its timeout).
-    pending: Vec<u8>,
 }
 
 impl Waiter {
@@ -208,10 +208,9 @@ impl Waiter {
             ns: isvc.namespace.clone(),
             name: isvc.name.clone(),
             resource_version: isvc.resource_version.clone(),
-            stream: Some(Box::new(Box::pin(stream))),
+            stream: Some(stream),
             last: isvc.clone(),
             write_seen: true,
-            pending: Vec::new(),
         })
     }
 
@@ -226,7 +225,6 @@ impl Waiter {
             stream: None,
             last: isvc.clone(),
             write_seen: true,
-            pending: Vec::new(),
         }
     }
 
@@ -242,7 +240,7 @@ impl Waiter {
     fn accept(&mut self, obj: Isvc, req: &WaitRequest) {
         if !self.write_seen {
             match &req.guarded_spec {
-                Some(guard) if &crate::cmd::spec_fingerprint(&obj, req.component) != guard => return,
+                Some(guard) if &obj.owned_fields(req.component) != guard => return,
                 _ => self.write_seen = true,
             }
         }
@@ -253,7 +251,7 @@ impl Waiter {
     pub async fn run(mut self, term: &Terminal, req: &WaitRequest) -> Result<Isvc> {
         let spinner = term.spinner();
         let started = Instant::now();
-        let deadline = started + req.timeout;
+        let deadline = started + req.limits.timeout;
         let mut failing_since: Option<(Instant, String)> = None;
         let mut phase;
         // Pods are listed only when everything else holds; `None` = cannot list (forbidden).
@@ -266,7 +264,7 @@ impl Waiter {
         loop {
             let isvc = self.last.clone();
             if let Some(guard) = &req.guarded_spec
-                && &crate::cmd::spec_fingerprint(&isvc, req.component) != guard
+                && &isvc.owned_fields(req.component) != guard
             {
                 spinner.finish_and_clear();
                 return Err(fail(
@@ -274,7 +272,7 @@ impl Waiter {
                     format!(
                         "{} was changed by someone else while waiting ({}): stopped waiting",
                         self.name,
-                        crate::cmd::last_writer(&isvc)
+                        isvc.last_writer()
                     ),
                 ));
             }
@@ -305,7 +303,7 @@ impl Waiter {
             match failure_signal(&isvc, req) {
                 Some(reason) => {
                     let since = failing_since.get_or_insert_with(|| (Instant::now(), reason.clone()));
-                    if since.0.elapsed() >= req.fail_window {
+                    if since.0.elapsed() >= req.limits.fail_window {
                         spinner.finish_and_clear();
                         return Err(fail(Exit::RolloutFailed, format!("rollout failed: {reason}")));
                     }
@@ -326,7 +324,7 @@ impl Waiter {
                     Exit::Timeout,
                     format!(
                         "timed out after {} {phase} (last seen: {})",
-                        crate::duration::format_duration(req.timeout),
+                        crate::duration::format_duration(req.limits.timeout),
                         summary(&isvc, req.component)
                     ),
                 ));
@@ -345,12 +343,12 @@ impl Waiter {
     }
 
     /// The next InferenceService from the watch, resuming after the stream ends or is cut, and
-    /// re-reading after "410 Gone" (the resourceVersion expired).
+    /// re-reading after an ERROR event (410 Gone: the resourceVersion expired).
     async fn next_object(&mut self) -> Result<Option<Isvc>> {
         loop {
             let Some(stream) = self.stream.as_mut() else {
                 match self.kube.watch_isvc(&self.ns, &self.name, &self.resource_version).await {
-                    Ok(s) => self.stream = Some(Box::new(Box::pin(s))),
+                    Ok(s) => self.stream = Some(s),
                     Err(e) if exit_of(&e) == Exit::Forbidden => return Err(e),
                     Err(_) => {
                         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -359,47 +357,30 @@ impl Waiter {
                 }
                 continue;
             };
-            // `read_until` appends to `self.pending` as it consumes: cancel-safe.
-            match stream.read_until(b'\n', &mut self.pending).await {
-                Ok(0) | Err(_) => {
-                    self.stream = None;
-                    self.pending.clear();
-                    continue;
-                }
-                Ok(_) => {}
-            }
-            if self.pending.last() != Some(&b'\n') {
-                continue; // the stream ended in the middle of a line: the next read says so
-            }
-            let line = std::mem::take(&mut self.pending);
-            let Ok(event) = serde_json::from_slice::<Value>(&line) else { continue };
-            let kind = event.get("type").and_then(Value::as_str).unwrap_or_default();
-            let object = event.get("object").cloned().unwrap_or(Value::Null);
-            match kind {
-                "ADDED" | "MODIFIED" => {
+            match stream.next().await {
+                // Ended (the server's timeout) or cut: watch again from the last resourceVersion.
+                None | Some(Err(_)) => self.stream = None,
+                Some(Ok(WatchEvent::Added(object) | WatchEvent::Modified(object))) => {
                     let isvc = Isvc::from_value(object);
                     self.resource_version = isvc.resource_version.clone();
                     return Ok(Some(isvc));
                 }
-                "BOOKMARK" => {
-                    if let Some(rv) = object.pointer("/metadata/resourceVersion").and_then(Value::as_str) {
-                        self.resource_version = rv.to_string();
-                    }
+                Some(Ok(WatchEvent::Bookmark(bookmark))) => {
+                    self.resource_version = bookmark.metadata.resource_version;
                 }
-                "DELETED" => {
+                Some(Ok(WatchEvent::Deleted(_))) => {
                     return Err(fail(
                         Exit::NotFound,
                         format!("inferenceservice {} was deleted while waiting", self.name),
                     ));
                 }
-                "ERROR" => {
+                Some(Ok(WatchEvent::Error(_))) => {
                     // 410 Gone: start again from a fresh read.
                     self.stream = None;
                     let fresh = self.kube.get_isvc(&self.ns, &self.name).await?;
                     self.resource_version = fresh.resource_version.clone();
                     return Ok(Some(fresh));
                 }
-                _ => {}
             }
         }
     }
@@ -497,8 +478,7 @@ mod tests {
             component: Component::Predictor,
             goal,
             new_revision_after: None,
-            timeout: Duration::from_secs(1),
-            fail_window: Duration::from_secs(1),
+            limits: WaitLimits { timeout: Duration::from_secs(1), fail_window: Duration::from_secs(1) },
             guarded_spec: None,
         }
     }

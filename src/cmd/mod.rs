@@ -12,8 +12,6 @@ mod wait;
 
 use anyhow::Result;
 
-pub use mutate::{last_writer, spec_fingerprint};
-
 use crate::cli::{Cli, Command, GlobalArgs, OutputFormat};
 use crate::client::Kube;
 use crate::error::{Exit, fail};

@@ -1,65 +1,53 @@
-//! The one write path every mutation shares (contract, "Writes"): resolve, guard, preview,
-//! confirm, patch with a precondition (retrying conflicts), report, and wait if asked.
-
-use std::time::Duration;
+//! The one write path every mutation shares (contract, "Writes"), in four steps that read top to
+//! bottom: prepare and guard; preview and confirm; write with a precondition, retrying
+//! conflicts; wait after the write when asked.
 
 use anyhow::Result;
 
 use super::Ctx;
-use crate::cli::{Component, DryRun, OutputFormat, WriteArgs};
+use crate::cli::{DryRun, WriteArgs};
 use crate::client::PatchKind;
-use crate::duration::parse_duration;
-use crate::error::{Exit, Fail, exit_of, fail};
-use crate::isvc::{Isvc, TAG_ROUTING_ANNOTATION};
-use crate::output::{dash, to_json, to_yaml};
+use crate::error::{Exit, Fail, exit_of, fail, http_status_of};
+use crate::isvc::{Component, Isvc};
+use crate::output::{dash, print_result, to_json};
 use crate::patch::{Change, display_patch, expect_revision_patch, merge_patch};
 use crate::resolve::resolve;
-use crate::rules::{Plan, check_component, check_mode};
+use crate::rules::{Plan, check_component, check_mode, expand_revision};
 use crate::traffic;
-use crate::wait::{Goal, WaitRequest, Waiter};
+use crate::wait::{Goal, WaitLimits, WaitRequest, Waiter};
 
+/// Conflicts retried before the command gives up (exit 7).
 const MAX_RETRIES: usize = 3;
 
 /// A mutation, as a command describes it.
 pub struct Mutation<'a> {
     pub name: Option<&'a str>,
-    /// The object, when the command already read it (rollback): no second GET.
+    /// The object, when the command already read it (rollback, tag-routing): no second GET.
     pub pre_read: Option<Isvc>,
     /// The component it changes (`None` for tag routing, which changes every component).
     pub component: Option<Component>,
     pub write: &'a WriteArgs,
+    /// `--wait` and its limits, validated by the command before any request.
+    pub wait: Option<WaitLimits>,
     pub expect_revision: Option<&'a str>,
     /// The verb of the result line (`canary set`, `promoted`, ...).
     pub verb: &'static str,
 }
 
-/// Validated `--wait`, `--timeout` and `--fail-window`.
-pub struct WaitFlags {
-    pub wait: bool,
-    pub timeout: Duration,
-    pub fail_window: Duration,
+/// The object a mutation acts on, as last read, with what it is checked against.
+struct Target {
+    isvc: Isvc,
+    /// The component judged and waited on (the predictor for tag routing).
+    component: Component,
+    /// `--expect-revision`, expanded to a full revision name.
+    expected: Option<String>,
 }
 
-pub fn wait_flags(
-    wait: bool,
-    timeout: Option<&str>,
-    fail_window: Option<&str>,
-    require_wait: bool,
-) -> Result<WaitFlags> {
-    if require_wait && !wait && (timeout.is_some() || fail_window.is_some()) {
-        return Err(fail(Exit::Usage, "--timeout and --fail-window only apply with --wait"));
-    }
-    let parse = |flag: &str, text: Option<&str>, default: Duration| -> Result<Duration> {
-        match text {
-            None => Ok(default),
-            Some(t) => parse_duration(t).map_err(|e| fail(Exit::Usage, format!("invalid {flag}: {e}"))),
-        }
-    };
-    Ok(WaitFlags {
-        wait,
-        timeout: parse("--timeout", timeout, Duration::from_secs(15 * 60))?,
-        fail_window: parse("--fail-window", fail_window, Duration::from_secs(10))?,
-    })
+/// What the write step did.
+enum Outcome {
+    Written { before: Isvc, change: Change, after: Isvc },
+    /// A conflict's re-read showed nothing left to do (the target holds that read).
+    Unchanged,
 }
 
 /// Runs a mutation. `plan` decides from what was read; `goal` says what "done" is for the wait.
@@ -69,215 +57,244 @@ pub async fn run(
     plan: impl Fn(&Isvc) -> Result<Plan, Fail>,
     goal: impl Fn(&Isvc, &Change) -> Goal,
 ) -> Result<Exit> {
-    let flags = wait_flags(m.write.wait, m.write.timeout.as_deref(), m.write.fail_window.as_deref(), true)?;
-    let kube = &ctx.kube;
-    let term = &ctx.term;
-    let mut isvc = match m.pre_read {
-        Some(isvc) => isvc,
-        None => resolve(kube, term, m.name).await?,
+    let mut target = prepare(ctx, &m).await?;
+    let Some(change) = decide(ctx, &target, &plan, true)? else {
+        return finish_unchanged(ctx, &m, &target, &goal).await;
+    };
+    if m.write.print_patch {
+        print!("{}", to_json(&patch_of(&target, &change).1)?);
+        return Ok(Exit::Ok);
+    }
+    if !preview_and_confirm(ctx, &m, &target, &change)? {
+        return Ok(Exit::Ok);
+    }
+    let dry_run = m.write.dry_run.is_some();
+    // With --wait the watch opens before the write, from the read's resourceVersion: no event
+    // is missed, and a missing `watch` permission stops us before anything changes.
+    let waiter = match m.wait {
+        Some(_) if !dry_run => Some(Waiter::open(&ctx.kube, &target.isvc).await?),
+        _ => None,
+    };
+    match write(ctx, &m, &mut target, change, &plan).await? {
+        Outcome::Unchanged => finish_unchanged(ctx, &m, &target, &goal).await,
+        Outcome::Written { before, change, after } => match (waiter, m.wait) {
+            (Some(waiter), Some(limits)) => {
+                let request = WaitRequest {
+                    component: target.component,
+                    goal: goal(&after, &change),
+                    new_revision_after: change
+                        .changes_template()
+                        .then(|| before.component_status(target.component).lcr().to_string()),
+                    limits,
+                    guarded_spec: Some(after.owned_fields(target.component)),
+                };
+                let last = match waiter.after_write(&after).run(&ctx.term, &request).await {
+                    Ok(last) => last,
+                    Err(e) => {
+                        if matches!(exit_of(&e), Exit::Timeout | Exit::Interrupted | Exit::RolloutFailed) {
+                            let undo = undo_hint(&before, &change);
+                            ctx.term.note(&format!("the change is applied (nothing was reverted); to undo it: {undo}"));
+                        }
+                        return Err(e);
+                    }
+                };
+                report(ctx, &last, m.verb, false)
+            }
+            _ => report(ctx, &after, m.verb, dry_run),
+        },
+    }
+}
+
+/// Step 1: read (unless the command did), check the mode and the component, expand
+/// `--expect-revision`.
+async fn prepare(ctx: &Ctx, m: &Mutation<'_>) -> Result<Target> {
+    let isvc = match &m.pre_read {
+        Some(isvc) => isvc.clone(),
+        None => resolve(&ctx.kube, &ctx.term, m.name).await?,
     };
     check_mode(&isvc)?;
     if let Some(c) = m.component {
         check_component(&isvc, c)?;
     }
-    let expected = match (m.expect_revision, m.component) {
-        (Some(rev), Some(c)) => Some(crate::rules::expand_revision(&isvc, c, rev)?),
-        _ => None,
+    let component = m.component.unwrap_or_default();
+    let expected = match m.expect_revision {
+        Some(rev) => Some(expand_revision(&isvc, component, rev)?),
+        None => None,
     };
-    let dry_run = m.write.dry_run;
-    let mut attempt = 0;
+    Ok(Target { isvc, component, expected })
+}
+
+/// The plan on the object as last read: the change to write, or `None` when it is already as
+/// asked. Notes are shown on the first decision only; a write is refused when the revisions do
+/// not match `--expect-revision`.
+fn decide(
+    ctx: &Ctx,
+    target: &Target,
+    plan: &impl Fn(&Isvc) -> Result<Plan, Fail>,
+    first: bool,
+) -> Result<Option<Change>> {
+    let plan = plan(&target.isvc)?;
+    if first {
+        for note in plan.notes() {
+            ctx.term.note(note);
+        }
+    }
+    match plan {
+        Plan::Unchanged { .. } => Ok(None),
+        Plan::Write { change, .. } => {
+            if let Some(rev) = &target.expected {
+                check_expected(&target.isvc, target.component, rev)?;
+            }
+            Ok(Some(change))
+        }
+    }
+}
+
+/// Step 2: who and where, GitOps warnings, the before/after split and the patch (dry runs and
+/// a person at a terminal), then the confirmation. False when a client dry run has already
+/// printed its result: nothing is to be sent.
+fn preview_and_confirm(ctx: &Ctx, m: &Mutation<'_>, target: &Target, change: &Change) -> Result<bool> {
+    let (isvc, term, dry_run) = (&target.isvc, &ctx.term, m.write.dry_run);
+    for owner in isvc.gitops_owners() {
+        term.warn(&format!("{} looks managed by GitOps ({owner}): a sync will revert this change", isvc.name));
+    }
+    eprintln!("{}/{} @ {}", isvc.namespace, isvc.name, ctx.kube.context);
+    if dry_run.is_some() || term.interactive && !term.yes {
+        let before = traffic::current(isvc, target.component);
+        let after = traffic::predicted(isvc, target.component, change);
+        eprint!("{}", traffic::preview(&before, &after));
+        eprintln!("patch: {}", serde_json::to_string(&display_patch(change))?);
+    }
+    match dry_run {
+        Some(DryRun::Client) => {
+            report(ctx, &preview_object(isvc, change), m.verb, true)?;
+            Ok(false)
+        }
+        Some(DryRun::Server) => Ok(true),
+        None => {
+            term.confirm(&format!("Apply to {}/{}?", isvc.namespace, isvc.name))?;
+            Ok(true)
+        }
+    }
+}
+
+/// Step 3: the patch, with the read's resourceVersion as precondition. A failed precondition
+/// (409 for a merge patch; 422 for `--expect-revision`'s JSON Patch, whose resourceVersion and
+/// revision `test`s fail alike) re-reads and decides from the object: the owned fields changed
+/// ⇒ exit 7 naming the writer; the revisions no longer as expected ⇒ exit 7; otherwise the
+/// decision is made again on the fresh object and sent with its resourceVersion.
+async fn write(
+    ctx: &Ctx,
+    m: &Mutation<'_>,
+    target: &mut Target,
+    mut change: Change,
+    plan: &impl Fn(&Isvc) -> Result<Plan, Fail>,
+) -> Result<Outcome> {
+    let server_dry_run = m.write.dry_run == Some(DryRun::Server);
+    let c = target.component;
+    let mut retries = 0;
     loop {
-        let plan = plan(&isvc)?;
-        if attempt == 0 {
-            for note in plan.notes() {
-                term.note(note);
-            }
-        }
-        let change = match plan {
-            Plan::Unchanged { .. } => {
-                let mut done = isvc.clone();
-                if flags.wait && dry_run.is_none() && !m.write.print_patch {
-                    let component = m.component.unwrap_or(Component::Predictor);
-                    let current_change = Change::Traffic { component, percent: isvc.ctp(component), model: None };
-                    let request = WaitRequest {
-                        component,
-                        goal: goal(&isvc, &current_change),
-                        new_revision_after: None,
-                        timeout: flags.timeout,
-                        fail_window: flags.fail_window,
-                        guarded_spec: None,
-                    };
-                    let waiter = Waiter::lazy(kube, &isvc);
-                    done = waiter.run(term, &request).await?;
-                }
-                report(ctx, &done, "unchanged", dry_run.is_some())?;
-                return Ok(Exit::Ok);
-            }
-            Plan::Write { change, .. } => change,
+        let (kind, body) = patch_of(target, &change);
+        let isvc = &target.isvc;
+        let err = match ctx.kube.patch_isvc(&isvc.namespace, &isvc.name, kind, &body, server_dry_run).await {
+            Ok(after) => return Ok(Outcome::Written { before: target.isvc.clone(), change, after }),
+            Err(e) if !is_precondition_failure(&e, kind) => return Err(e),
+            Err(e) => e,
         };
-        if let (Some(rev), Some(c)) = (&expected, m.component) {
-            let s = isvc.component_status(c);
-            if s.lrr() != rev || s.lcr() != rev {
-                return Err(fail(
-                    Exit::Refused,
-                    format!(
-                        "--expect-revision {rev} does not match: latest ready is {}, latest created is {}; nothing was changed",
-                        dash(s.lrr()),
-                        dash(s.lcr())
-                    ),
-                ));
-            }
+        let fresh = ctx.kube.get_isvc(&isvc.namespace, &isvc.name).await?;
+        if fresh.resource_version == isvc.resource_version {
+            return Err(err); // not a precondition: a 422 for another reason
         }
-        if m.write.print_patch {
-            let patch = match &expected {
-                Some(rev) => expect_revision_patch(&change, rev, &isvc.resource_version),
-                None => display_patch(&change),
+        if fresh.owned_fields(c) != isvc.owned_fields(c) {
+            return Err(fail(
+                Exit::Refused,
+                format!(
+                    "{} changed while this command ran ({}): nothing was written; look at it and run the command again",
+                    isvc.name,
+                    fresh.last_writer()
+                ),
+            ));
+        }
+        if let Some(rev) = &target.expected {
+            check_expected(&fresh, c, rev)?;
+        }
+        if retries == MAX_RETRIES {
+            return Err(fail(
+                Exit::Refused,
+                format!("{err:#}: the object kept changing after {MAX_RETRIES} retries"),
+            ));
+        }
+        retries += 1;
+        target.isvc = fresh;
+        match decide(ctx, target, plan, false)? {
+            Some(again) => change = again,
+            None => return Ok(Outcome::Unchanged),
+        }
+    }
+}
+
+/// Nothing to write: report `unchanged`, after waiting until the state holds when asked (no
+/// write of ours, so judged first and watched only if it must wait).
+async fn finish_unchanged(
+    ctx: &Ctx,
+    m: &Mutation<'_>,
+    target: &Target,
+    goal: &impl Fn(&Isvc, &Change) -> Goal,
+) -> Result<Exit> {
+    let (isvc, c) = (&target.isvc, target.component);
+    let dry_run = m.write.dry_run.is_some();
+    let done = match m.wait {
+        Some(limits) if !dry_run && !m.write.print_patch => {
+            let current = Change::Traffic { component: c, percent: isvc.ctp(c), model: None };
+            let request = WaitRequest {
+                component: c,
+                goal: goal(isvc, &current),
+                new_revision_after: None,
+                limits,
+                guarded_spec: None,
             };
-            print!("{}", to_json(&patch)?);
-            return Ok(Exit::Ok);
+            Waiter::lazy(&ctx.kube, isvc).run(&ctx.term, &request).await?
         }
-        if attempt == 0 {
-            for owner in isvc.gitops_owners() {
-                term.warn(&format!("{} looks managed by GitOps ({owner}): a sync will revert this change", isvc.name));
-            }
-            eprintln!("{}/{} @ {}", isvc.namespace, isvc.name, kube.context);
-            let component = m.component.unwrap_or(Component::Predictor);
-            if dry_run.is_some() || term.interactive && !term.yes {
-                eprint!(
-                    "{}",
-                    traffic::preview(
-                        &traffic::current(&isvc, component),
-                        &traffic::predicted(&isvc, component, &change)
-                    )
-                );
-                eprintln!("patch: {}", serde_json::to_string(&display_patch(&change))?);
-            }
-            if dry_run == Some(DryRun::Client) {
-                report(ctx, &preview_object(&isvc, &change), m.verb, true)?;
-                return Ok(Exit::Ok);
-            }
-            if dry_run.is_none() {
-                term.confirm(&format!("Apply to {}/{}?", isvc.namespace, isvc.name))?;
-            }
-        }
-        // With --wait the watch opens before the write, from the read's resourceVersion: no
-        // event is missed, and a missing `watch` permission stops us before anything changes.
-        let waiter = if flags.wait && dry_run.is_none() { Some(Waiter::open(kube, &isvc).await?) } else { None };
-        let (kind, body) = match &expected {
-            Some(rev) => (PatchKind::Json, expect_revision_patch(&change, rev, &isvc.resource_version)),
-            None => (PatchKind::Merge, merge_patch(&change, &isvc.resource_version)),
-        };
-        let result = kube.patch_isvc(&isvc.namespace, &isvc.name, kind, &body, dry_run == Some(DryRun::Server)).await;
-        match result {
-            Ok(written) => {
-                if let Some(waiter) = waiter {
-                    let component = m.component.unwrap_or(Component::Predictor);
-                    let template_change =
-                        matches!(&change, Change::TagRouting(_) | Change::Traffic { model: Some(_), .. });
-                    let request = WaitRequest {
-                        component,
-                        goal: goal(&written, &change),
-                        new_revision_after: template_change.then(|| isvc.component_status(component).lcr().to_string()),
-                        timeout: flags.timeout,
-                        fail_window: flags.fail_window,
-                        guarded_spec: Some(spec_fingerprint(&written, component)),
-                    };
-                    let undo = undo_hint(&isvc, &change);
-                    let last = match waiter.after_write(&written).run(term, &request).await {
-                        Ok(last) => last,
-                        Err(e) => {
-                            let code = exit_of(&e);
-                            if matches!(code, Exit::Timeout | Exit::Interrupted | Exit::RolloutFailed) {
-                                term.note(&format!("the change is applied (nothing was reverted); to undo it: {undo}"));
-                            }
-                            return Err(e);
-                        }
-                    };
-                    report(ctx, &last, m.verb, false)?;
-                } else {
-                    report(ctx, &written, m.verb, dry_run.is_some())?;
-                }
-                return Ok(Exit::Ok);
-            }
-            Err(e) if is_conflict(&e, kind) && attempt < MAX_RETRIES => {
-                attempt += 1;
-                let fresh = kube.get_isvc(&isvc.namespace, &isvc.name).await?;
-                let component = m.component.unwrap_or(Component::Predictor);
-                if spec_fingerprint(&fresh, component) != spec_fingerprint(&isvc, component) {
-                    return Err(fail(
-                        Exit::Refused,
-                        format!(
-                            "{} changed while this command ran ({}): nothing was written; look at it and run the command again",
-                            isvc.name,
-                            last_writer(&fresh)
-                        ),
-                    ));
-                }
-                isvc = fresh;
-            }
-            Err(e) if is_conflict(&e, kind) => {
-                return Err(fail(
-                    Exit::Refused,
-                    format!("{e:#}: the object kept changing after {MAX_RETRIES} retries"),
-                ));
-            }
-            Err(e) if kind == PatchKind::Json && exit_of(&e) == Exit::Refused => {
-                // A failed `test` of --expect-revision: say what the revisions are now.
-                let fresh = kube.get_isvc(&isvc.namespace, &isvc.name).await?;
-                let c = m.component.unwrap_or(Component::Predictor);
-                let s = fresh.component_status(c);
-                return Err(fail(
-                    Exit::Refused,
-                    format!(
-                        "--expect-revision {} does not match: latest ready is {}, latest created is {}; nothing was changed",
-                        expected.clone().unwrap_or_default(),
-                        dash(s.lrr()),
-                        dash(s.lcr())
-                    ),
-                ));
-            }
-            Err(e) => return Err(e),
-        }
+        _ => isvc.clone(),
+    };
+    report(ctx, &done, "unchanged", dry_run)
+}
+
+/// The patch to send: a JSON Patch with `test`s under `--expect-revision`, else a merge patch;
+/// both carry the read's resourceVersion.
+fn patch_of(target: &Target, change: &Change) -> (PatchKind, serde_json::Value) {
+    let rv = &target.isvc.resource_version;
+    match &target.expected {
+        Some(rev) => (PatchKind::Json, expect_revision_patch(change, rev, rv)),
+        None => (PatchKind::Merge, merge_patch(change, rv)),
     }
 }
 
-/// A 409 for a merge patch with resourceVersion; for a JSON Patch, the `test` of the
-/// resourceVersion failing (422) is the same thing only if the revisions still match, which the
-/// caller checks on the re-read.
-fn is_conflict(err: &anyhow::Error, kind: PatchKind) -> bool {
-    let text = format!("{err:#}");
-    match kind {
-        PatchKind::Merge => {
-            text.contains("the object has been modified") || text.contains("Operation cannot be fulfilled")
-        }
-        PatchKind::Json => text.contains("/metadata/resourceVersion"),
+/// A failed precondition, by HTTP status: 409 for a merge patch, 422 for a JSON Patch `test`
+/// (the re-read tells a failed `test` from another 422).
+fn is_precondition_failure(err: &anyhow::Error, kind: PatchKind) -> bool {
+    let expected = match kind {
+        PatchKind::Merge => 409,
+        PatchKind::Json => 422,
+    };
+    http_status_of(err) == Some(expected)
+}
+
+/// `--expect-revision REV` holds when REV is both the latest ready and the latest created
+/// revision of the component.
+fn check_expected(isvc: &Isvc, c: Component, rev: &str) -> Result<()> {
+    let s = isvc.component_status(c);
+    if s.lrr() == rev && s.lcr() == rev {
+        return Ok(());
     }
-}
-
-/// The spec fields a command depends on: ctp, the model URI and the tag-routing annotation.
-pub fn spec_fingerprint(isvc: &Isvc, c: Component) -> (Option<i64>, Option<String>, Option<String>) {
-    (isvc.ctp(c), isvc.model_uri(c), isvc.annotations.get(TAG_ROUTING_ANNOTATION).cloned())
-}
-
-/// Who wrote the object last, from managedFields.
-pub fn last_writer(isvc: &Isvc) -> String {
-    isvc.raw
-        .pointer("/metadata/managedFields")
-        .and_then(|m| m.as_array())
-        .and_then(|fields| {
-            fields
-                .iter()
-                .filter(|f| f.get("subresource").is_none())
-                .max_by_key(|f| f.get("time").and_then(|t| t.as_str()).unwrap_or_default().to_string())
-        })
-        .map(|f| {
-            format!(
-                "last written by {} at {}",
-                f.get("manager").and_then(|m| m.as_str()).unwrap_or("?"),
-                f.get("time").and_then(|t| t.as_str()).unwrap_or("?")
-            )
-        })
-        .unwrap_or_else(|| "by another writer".to_string())
+    Err(fail(
+        Exit::Refused,
+        format!(
+            "--expect-revision {rev} does not match: latest ready is {}, latest created is {}; nothing was changed",
+            dash(s.lrr()),
+            dash(s.lcr())
+        ),
+    ))
 }
 
 /// The command that undoes a change, for interrupted or failed waits.
@@ -311,15 +328,9 @@ fn preview_object(isvc: &Isvc, change: &Change) -> Isvc {
     Isvc::from_value(raw)
 }
 
-/// The result, on stdout: the line, the reference, or the object.
-fn report(ctx: &Ctx, isvc: &Isvc, verb: &str, dry_run: bool) -> Result<()> {
-    let reference = format!("inferenceservice.serving.kserve.io/{}", isvc.name);
+/// The result on stdout, with `(dry run)` after the verb when nothing was stored.
+fn report(ctx: &Ctx, isvc: &Isvc, verb: &str, dry_run: bool) -> Result<Exit> {
     let suffix = if dry_run { " (dry run)" } else { "" };
-    match ctx.output() {
-        Some(OutputFormat::Name) => println!("{reference}"),
-        Some(OutputFormat::Json) => print!("{}", to_json(&isvc.raw)?),
-        Some(OutputFormat::Yaml) => print!("{}", to_yaml(&isvc.raw)?),
-        _ => println!("{reference} {verb}{suffix}"),
-    }
-    Ok(())
+    print_result(ctx.output(), isvc, &format!("{verb}{suffix}"))?;
+    Ok(Exit::Ok)
 }

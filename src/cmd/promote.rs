@@ -15,6 +15,7 @@ pub async fn run(ctx: &Ctx, args: &PromoteArgs) -> Result<Exit> {
         name: args.name.as_deref(),
         component: Some(args.component),
         write: &args.write,
+        wait: args.write.wait_limits()?,
         expect_revision: args.expect_revision.as_deref(),
         verb: "promoted",
     };

@@ -6,32 +6,29 @@ use super::Ctx;
 use super::mutate::{self, Mutation};
 use crate::cli::RollbackArgs;
 use crate::error::{Exit, exit_of};
-use crate::isvc::SOURCE_URI_ANNOTATION;
+use crate::isvc::revision_model;
 use crate::resolve::resolve;
 use crate::rules::{Plan, check_component, check_mode, plan_rollback};
 use crate::wait::Goal;
 
 pub async fn run(ctx: &Ctx, args: &RollbackArgs) -> Result<Exit> {
     let c = args.component;
-    // Usage errors before any request.
-    mutate::wait_flags(args.write.wait, args.write.timeout.as_deref(), args.write.fail_window.as_deref(), true)?;
-    // Read once to name the target and its model; the write path reads again (its own GET).
+    let wait = args.write.wait_limits()?;
+    // Read once to name the target and its model; the write path uses this read.
     let isvc = resolve(&ctx.kube, &ctx.term, args.name.as_deref()).await?;
     check_mode(&isvc)?;
     check_component(&isvc, c)?;
     let (plan, target) = plan_rollback(&isvc, c)?;
     if matches!(plan, Plan::Write { .. }) {
+        // The model only names the target for a person: a revision that cannot be read does
+        // not stop the rollback, but the note says why the model is missing.
         let model = match ctx.kube.get_revision(&isvc.namespace, &target).await {
-            Ok(rev) => rev
-                .pointer("/metadata/annotations")
-                .and_then(|a| a.get(SOURCE_URI_ANNOTATION))
-                .and_then(|v| v.as_str())
-                .map(str::to_string),
-            Err(e) if exit_of(&e) == Exit::Forbidden => {
-                ctx.term.note("cannot read Knative revisions (forbidden): the target's model is not named");
+            Ok(rev) => revision_model(&rev),
+            Err(e) => {
+                let why = if exit_of(&e) == Exit::Forbidden { "forbidden".to_string() } else { format!("{e:#}") };
+                ctx.term.note(&format!("cannot read Knative revision {target} ({why}): the target's model is not named"));
                 None
             }
-            Err(_) => None,
         };
         let s = isvc.component_status(c);
         ctx.term.note(&format!(
@@ -53,15 +50,10 @@ pub async fn run(ctx: &Ctx, args: &RollbackArgs) -> Result<Exit> {
         pre_read: Some(isvc),
         component: Some(c),
         write: &args.write,
+        wait,
         expect_revision: None,
         verb: "rolled back",
     };
-    let target_for_wait = target.clone();
-    mutate::run(
-        ctx,
-        m,
-        |i| plan_rollback(i, c).map(|(p, _)| p),
-        move |_, _| Goal::Pinned(Some(target_for_wait.clone())),
-    )
-    .await
+    mutate::run(ctx, m, |i| plan_rollback(i, c).map(|(p, _)| p), move |_, _| Goal::Pinned(Some(target.clone())))
+        .await
 }

@@ -108,7 +108,7 @@ impl Snapshot {
 /// Revisions (for models) and pods of one InferenceService; unreadable parts are said, not fatal.
 async fn read_children(ctx: &Ctx, isvc: &Isvc) -> Result<(Revisions, Vec<PodView>, Option<String>)> {
     let kube = &ctx.kube;
-    let selector = view::pod_selector(&isvc.name);
+    let selector = crate::isvc::pod_selector(&isvc.name);
     let revisions = match kube.list_revisions(&isvc.namespace, &selector).await {
         Ok(items) => Revisions::from_list(&items),
         Err(e) => {

@@ -5,25 +5,21 @@ use anyhow::Result;
 
 use super::Ctx;
 use super::mutate::{self, Mutation};
-use crate::cli::{Component, TagRoutingArgs};
+use crate::cli::{TagRoutingArgs, split_name};
 use crate::error::{Exit, fail};
-use crate::isvc::Isvc;
+use crate::isvc::{Component, Isvc};
 use crate::resolve::resolve;
 use crate::rules::{check_mode, plan_tag_routing};
 use crate::wait::Goal;
 
 pub async fn run(ctx: &Ctx, args: &TagRoutingArgs) -> Result<Exit> {
-    let (name, state) = match args.positional.as_slice() {
-        [s] => (None, s.as_str()),
-        [n, s] => (Some(n.as_str()), s.as_str()),
-        _ => return Err(fail(Exit::Usage, "usage: tag-routing [NAME] on|off")),
-    };
+    let (name, state) = split_name(&args.positional, "tag-routing [NAME] on|off")?;
     let on = match state {
         "on" => true,
         "off" => false,
         other => return Err(fail(Exit::Usage, format!("tag-routing takes on or off (got '{other}')"))),
     };
-    mutate::wait_flags(args.write.wait, args.write.timeout.as_deref(), args.write.fail_window.as_deref(), true)?;
+    let wait = args.write.wait_limits()?;
     if let Some(input) = &args.input
         && !input.is_file()
     {
@@ -37,8 +33,15 @@ pub async fn run(ctx: &Ctx, args: &TagRoutingArgs) -> Result<Exit> {
     let verb = if on { "tag routing enabled" } else { "tag routing disabled" };
     let show_urls = on && args.write.dry_run.is_none() && !args.write.print_patch;
     let snapshot = isvc.clone();
-    let m =
-        Mutation { name: None, pre_read: Some(isvc), component: None, write: &args.write, expect_revision: None, verb };
+    let m = Mutation {
+        name: None,
+        pre_read: Some(isvc),
+        component: None,
+        write: &args.write,
+        wait,
+        expect_revision: None,
+        verb,
+    };
     let exit =
         mutate::run(ctx, m, |i| Ok(plan_tag_routing(i, on)), |i, _| Goal::for_ctp(i.ctp(Component::Predictor))).await?;
     if show_urls {
