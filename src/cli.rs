@@ -1,5 +1,6 @@
-//! The command line, as clap sees it. Raw input only: validation happens in `args.rs`-style
-//! functions next to each command, before any API call.
+//! The command line, as clap sees it. Clap parses what it can (durations, enums); the rest is
+//! validated by each command before any API call, with the two shared checks here: the
+//! `[NAME] X` splitter and the `--wait` limits.
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,7 +1,8 @@
 //! kubectl-isvc-canary: canary rollouts of KServe InferenceServices.
 //!
 //! `cli` holds the clap definition; `cmd` one module per subcommand; `isvc`, `patch`, `rules`,
-//! `traffic` and `output` are pure (read, build, decide, render); `client` makes the API calls.
+//! `traffic`, `view` and `output` are pure (read, build, decide, render); `wait` judges and
+//! watches; `client` makes the API calls. The behaviour is specified in docs/contract.md.
 
 pub mod cli;
 pub mod client;
