@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub use crate::isvc::Component;
 use crate::duration::parse_duration;
 use crate::error::{Exit, Fail};
+pub use crate::isvc::Component;
 use crate::wait::WaitLimits;
 
 pub const EXIT_CODES_HELP: &str = "\

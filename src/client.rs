@@ -228,9 +228,9 @@ pub fn read_kubeconfig(explicit: Option<&Path>) -> Result<Option<Kubeconfig>> {
         return read(path).map(Some);
     }
     if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) {
-        return Kubeconfig::read().map(Some).map_err(|e| {
-            fail(Exit::Usage, format!("cannot read the kubeconfig in $KUBECONFIG: {}", chain_text(&e)))
-        });
+        return Kubeconfig::read()
+            .map(Some)
+            .map_err(|e| fail(Exit::Usage, format!("cannot read the kubeconfig in $KUBECONFIG: {}", chain_text(&e))));
     }
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
     match home.map(|h| h.join(".kube").join("config")).filter(|p| p.exists()) {

@@ -428,7 +428,8 @@ fn positional_values(p: &mut Plan, node: &clap::Command, given: &[&str]) {
 /// (the process exits once the answer is printed, whatever that thread is doing).
 async fn live_names(kind: Live, target: &Target, budget: Duration) -> anyhow::Result<Vec<String>> {
     if kind == Live::Contexts {
-        let kubeconfig = crate::client::read_kubeconfig(target.kubeconfig.as_deref())?.ok_or_else(|| anyhow::anyhow!("no kubeconfig"))?;
+        let kubeconfig = crate::client::read_kubeconfig(target.kubeconfig.as_deref())?
+            .ok_or_else(|| anyhow::anyhow!("no kubeconfig"))?;
         return Ok(kubeconfig.contexts.into_iter().map(|c| c.name).collect());
     }
     let (tx, rx) = tokio::sync::oneshot::channel();

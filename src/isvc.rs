@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-
 pub const GROUP: &str = "serving.kserve.io";
 pub const VERSION: &str = "v1beta1";
 pub const PLURAL: &str = "inferenceservices";

@@ -372,10 +372,7 @@ mod tests {
 
     #[test]
     fn set_same_percent_is_unchanged() {
-        assert!(matches!(
-            plan_set(&canary(), &set_req(10, None, false, false)),
-            Ok(Plan::Unchanged { .. })
-        ));
+        assert!(matches!(plan_set(&canary(), &set_req(10, None, false, false)), Ok(Plan::Unchanged { .. })));
     }
 
     #[test]
@@ -391,10 +388,7 @@ mod tests {
         let err = plan_set(&promoted(), &set_req(20, None, false, false)).unwrap_err();
         assert_eq!(err.exit, Exit::Refused);
         assert!(err.message.contains("--split-with-previous"));
-        assert!(matches!(
-            plan_set(&promoted(), &set_req(20, None, true, false)),
-            Ok(Plan::Write { .. })
-        ));
+        assert!(matches!(plan_set(&promoted(), &set_req(20, None, true, false)), Ok(Plan::Write { .. })));
         // With only one rollout (PRO empty) the split stays on one revision: allowed.
         assert!(plan_set(&deployed(), &set_req(20, None, false, false)).is_ok());
     }
@@ -429,10 +423,7 @@ mod tests {
     fn set_100_is_promote() {
         let plan = plan_set(&canary(), &set_req(100, None, false, false)).unwrap();
         assert!(matches!(plan, Plan::Write { change: Change::Traffic { percent: None, .. }, .. }));
-        assert!(matches!(
-            plan_set(&promoted(), &set_req(100, None, false, false)),
-            Ok(Plan::Unchanged { .. })
-        ));
+        assert!(matches!(plan_set(&promoted(), &set_req(100, None, false, false)), Ok(Plan::Unchanged { .. })));
     }
 
     #[test]

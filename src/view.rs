@@ -346,7 +346,6 @@ pub fn render_details(
     out
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

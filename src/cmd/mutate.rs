@@ -43,13 +43,6 @@ struct Target {
     expected: Option<String>,
 }
 
-/// What the write step did.
-enum Outcome {
-    Written { before: Isvc, change: Change, after: Isvc },
-    /// A conflict's re-read showed nothing left to do (the target holds that read).
-    Unchanged,
-}
-
 /// Runs a mutation. `plan` decides from what was read; `goal` says what "done" is for the wait.
 pub async fn run(
     ctx: &Ctx,
@@ -75,33 +68,15 @@ pub async fn run(
         Some(_) if !dry_run => Some(Waiter::open(&ctx.kube, &target.isvc).await?),
         _ => None,
     };
-    match write(ctx, &m, &mut target, change, &plan).await? {
-        Outcome::Unchanged => finish_unchanged(ctx, &m, &target, &goal).await,
-        Outcome::Written { before, change, after } => match (waiter, m.wait) {
-            (Some(waiter), Some(limits)) => {
-                let request = WaitRequest {
-                    component: target.component,
-                    goal: goal(&after, &change),
-                    new_revision_after: change
-                        .changes_template()
-                        .then(|| before.component_status(target.component).lcr().to_string()),
-                    limits,
-                    guarded_spec: Some(after.owned_fields(target.component)),
-                };
-                let last = match waiter.after_write(&after).run(&ctx.term, &request).await {
-                    Ok(last) => last,
-                    Err(e) => {
-                        if matches!(exit_of(&e), Exit::Timeout | Exit::Interrupted | Exit::RolloutFailed) {
-                            let undo = undo_hint(&before, &change);
-                            ctx.term.note(&format!("the change is applied (nothing was reverted); to undo it: {undo}"));
-                        }
-                        return Err(e);
-                    }
-                };
-                report(ctx, &last, m.verb, false)
-            }
-            _ => report(ctx, &after, m.verb, dry_run),
-        },
+    let Some((change, after)) = write(ctx, &m, &mut target, change, &plan).await? else {
+        return finish_unchanged(ctx, &m, &target, &goal).await;
+    };
+    match (waiter, m.wait) {
+        (Some(waiter), Some(limits)) => {
+            let last = wait_after(ctx, &target, waiter, limits, &change, &after, &goal).await?;
+            report(ctx, &last, m.verb, false)
+        }
+        _ => report(ctx, &after, m.verb, dry_run),
     }
 }
 
@@ -183,13 +158,15 @@ fn preview_and_confirm(ctx: &Ctx, m: &Mutation<'_>, target: &Target, change: &Ch
 /// revision `test`s fail alike) re-reads and decides from the object: the owned fields changed
 /// ⇒ exit 7 naming the writer; the revisions no longer as expected ⇒ exit 7; otherwise the
 /// decision is made again on the fresh object and sent with its resourceVersion.
+/// Returns the change as sent and the object the server answered with, or `None` when a
+/// re-read leaves nothing to do (the target then holds that read).
 async fn write(
     ctx: &Ctx,
     m: &Mutation<'_>,
     target: &mut Target,
     mut change: Change,
     plan: &impl Fn(&Isvc) -> Result<Plan, Fail>,
-) -> Result<Outcome> {
+) -> Result<Option<(Change, Isvc)>> {
     let server_dry_run = m.write.dry_run == Some(DryRun::Server);
     let c = target.component;
     let mut retries = 0;
@@ -197,7 +174,7 @@ async fn write(
         let (kind, body) = patch_of(target, &change);
         let isvc = &target.isvc;
         let err = match ctx.kube.patch_isvc(&isvc.namespace, &isvc.name, kind, &body, server_dry_run).await {
-            Ok(after) => return Ok(Outcome::Written { before: target.isvc.clone(), change, after }),
+            Ok(after) => return Ok(Some((change, after))),
             Err(e) if !is_precondition_failure(&e, kind) => return Err(e),
             Err(e) => e,
         };
@@ -219,18 +196,45 @@ async fn write(
             check_expected(&fresh, c, rev)?;
         }
         if retries == MAX_RETRIES {
-            return Err(fail(
-                Exit::Refused,
-                format!("{err:#}: the object kept changing after {MAX_RETRIES} retries"),
-            ));
+            return Err(fail(Exit::Refused, format!("{err:#}: the object kept changing after {MAX_RETRIES} retries")));
         }
         retries += 1;
         target.isvc = fresh;
         match decide(ctx, target, plan, false)? {
             Some(again) => change = again,
-            None => return Ok(Outcome::Unchanged),
+            None => return Ok(None),
         }
     }
+}
+
+/// Step 4: wait until the change is where it was asked to be. The target holds the object the
+/// change was decided on; on a timeout, an interrupt or a failed rollout nothing is reverted,
+/// and the note says how to undo the change.
+async fn wait_after(
+    ctx: &Ctx,
+    target: &Target,
+    waiter: Waiter,
+    limits: WaitLimits,
+    change: &Change,
+    after: &Isvc,
+    goal: &impl Fn(&Isvc, &Change) -> Goal,
+) -> Result<Isvc> {
+    let c = target.component;
+    let request = WaitRequest {
+        component: c,
+        goal: goal(after, change),
+        new_revision_after: change.changes_template().then(|| target.isvc.component_status(c).lcr().to_string()),
+        limits,
+        guarded_spec: Some(after.owned_fields(c)),
+    };
+    let result = waiter.after_write(after).run(&ctx.term, &request).await;
+    if let Err(e) = &result
+        && matches!(exit_of(e), Exit::Timeout | Exit::Interrupted | Exit::RolloutFailed)
+    {
+        let undo = undo_hint(&target.isvc, change);
+        ctx.term.note(&format!("the change is applied (nothing was reverted); to undo it: {undo}"));
+    }
+    result
 }
 
 /// Nothing to write: report `unchanged`, after waiting until the state holds when asked (no

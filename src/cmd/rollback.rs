@@ -26,7 +26,8 @@ pub async fn run(ctx: &Ctx, args: &RollbackArgs) -> Result<Exit> {
             Ok(rev) => revision_model(&rev),
             Err(e) => {
                 let why = if exit_of(&e) == Exit::Forbidden { "forbidden".to_string() } else { format!("{e:#}") };
-                ctx.term.note(&format!("cannot read Knative revision {target} ({why}): the target's model is not named"));
+                ctx.term
+                    .note(&format!("cannot read Knative revision {target} ({why}): the target's model is not named"));
                 None
             }
         };
@@ -54,6 +55,5 @@ pub async fn run(ctx: &Ctx, args: &RollbackArgs) -> Result<Exit> {
         expect_revision: None,
         verb: "rolled back",
     };
-    mutate::run(ctx, m, |i| plan_rollback(i, c).map(|(p, _)| p), move |_, _| Goal::Pinned(Some(target.clone())))
-        .await
+    mutate::run(ctx, m, |i| plan_rollback(i, c).map(|(p, _)| p), move |_, _| Goal::Pinned(Some(target.clone()))).await
 }
