@@ -1,6 +1,8 @@
-//! The status view of one InferenceService (contract, "Output": `status -o json|yaml`) and its
-//! rendering for a person. Built from what the API server returned: the server-rendered
-//! InferenceService and pod tables (kubectl parity), the object, and the Knative revisions.
+//! The status view of one InferenceService (contract, "Output": `status -o json|yaml`, its schema
+//! in README) and its rendering for a person. Built from what the API server returned: the
+//! server-rendered InferenceService and pod tables (kubectl parity), the object, and the Knative
+//! revisions. One row per revision: KServe's two traffic entries can name the same revision (a
+//! failed canary's `latest` entry falls back to the latest ready one), so they are summed.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +22,8 @@ pub struct IsvcView {
     pub url: Option<String>,
     pub conditions: Vec<Condition>,
     pub components: BTreeMap<String, ComponentView>,
+    /// The InferenceService as the API server returned it.
+    pub inference_service: Value,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -30,10 +34,12 @@ pub struct ComponentView {
     pub latest_ready_revision: String,
     pub latest_rolledout_revision: String,
     pub previous_rolledout_revision: String,
+    /// The traffic entries of status, as KServe wrote them.
     pub traffic: Vec<TrafficView>,
-    /// Revisions that exist but carry no traffic entry (e.g. the latest created one, still
-    /// starting or failed).
-    pub pending: Vec<PendingRevision>,
+    /// One per revision that carries traffic or that status names, newest first.
+    pub revisions: Vec<RevisionView>,
+    /// What a person should know about the split (an entry that fell back to another revision).
+    pub notes: Vec<String>,
     pub pods: Vec<PodView>,
 }
 
@@ -49,12 +55,24 @@ pub struct TrafficView {
     pub model: Option<String>,
 }
 
+/// One revision: the traffic it carries summed over the entries that name it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct PendingRevision {
-    pub revision: String,
-    pub state: String,
+pub struct RevisionView {
+    pub name: String,
+    pub percent: i64,
+    /// How the percent is made up: `90% prev`, `10% latest` (one per traffic entry).
+    pub via: Vec<String>,
+    /// What status says of it: `latestCreated`, `latestReady`, `rolledOut`, `previous`.
+    pub roles: Vec<String>,
+    /// Its Ready condition: `True`, `False`, `Unknown`.
+    pub ready: String,
     pub model: Option<String>,
+    pub tags: Vec<String>,
+    pub url: Option<String>,
+    pub age: Option<String>,
+    /// Why it cannot become ready (KServe's reason and message), if it failed.
+    pub failure: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -73,36 +91,51 @@ pub struct PodView {
     pub component: String,
 }
 
+/// What the Knative Revision of one revision says.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RevisionInfo {
+    pub model: Option<String>,
+    /// Its Ready condition's status.
+    pub ready: Option<String>,
+    /// kubectl's age of it (`5m`).
+    pub age: Option<String>,
+}
+
 /// What is known about the Knative revisions of one InferenceService.
 #[derive(Debug, Clone, Default)]
 pub struct Revisions {
-    /// revision name → (model URI, Ready condition status)
-    pub by_name: BTreeMap<String, (Option<String>, Option<String>)>,
+    pub by_name: BTreeMap<String, RevisionInfo>,
     /// Why they could not be read, if they could not.
     pub unreadable: Option<String>,
 }
 
 impl Revisions {
-    pub fn from_list(items: &[Value]) -> Revisions {
+    /// From a list of Knative Revisions; `now` for their ages.
+    pub fn from_list(items: &[Value], now: jiff::Timestamp) -> Revisions {
         let by_name = items
             .iter()
             .filter_map(|r| {
                 let name = r.pointer("/metadata/name")?.as_str()?.to_string();
-                let model = revision_model(r);
                 let ready = r
                     .pointer("/status/conditions")
                     .and_then(Value::as_array)
                     .and_then(|cs| cs.iter().find(|c| c.get("type").and_then(Value::as_str) == Some("Ready")))
                     .and_then(|c| c.get("status").and_then(Value::as_str))
                     .map(str::to_string);
-                Some((name, (model, ready)))
+                let age = r
+                    .pointer("/metadata/creationTimestamp")
+                    .and_then(Value::as_str)
+                    .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                    .and_then(|created| std::time::Duration::try_from(now.duration_since(created)).ok())
+                    .map(crate::duration::human_age);
+                Some((name, RevisionInfo { model: revision_model(r), ready, age }))
             })
             .collect();
         Revisions { by_name, unreadable: None }
     }
 
-    fn model(&self, rev: &str) -> Option<String> {
-        self.by_name.get(rev).and_then(|(m, _)| m.clone())
+    fn get(&self, rev: &str) -> RevisionInfo {
+        self.by_name.get(rev).cloned().unwrap_or_default()
     }
 }
 
@@ -200,19 +233,10 @@ pub fn build(isvc: &Isvc, revisions: &Revisions, pods: &[PodView]) -> IsvcView {
                 latest: t.latest_revision == Some(true),
                 // Knative puts a revision in status traffic only once it is ready; a revision
                 // that lost readiness since then says so in its own Ready condition.
-                ready: revisions.by_name.get(t.revision()).and_then(|(_, r)| r.as_deref()).is_none_or(|r| r == "True"),
-                model: revisions.model(t.revision()),
+                ready: revisions.get(t.revision()).ready.as_deref().is_none_or(|r| r == "True"),
+                model: revisions.get(t.revision()).model,
             })
             .collect();
-        let mut pending = Vec::new();
-        if !s.lcr().is_empty() && !traffic.iter().any(|t| t.revision == s.lcr()) {
-            let state = if s.lcr() == s.lrr() {
-                "ready, no traffic".to_string()
-            } else {
-                isvc.latest_failure(c).map_or_else(|| "creating".to_string(), |r| format!("failed: {r}"))
-            };
-            pending.push(PendingRevision { revision: s.lcr().to_string(), state, model: revisions.model(s.lcr()) });
-        }
         let component_pods: Vec<PodView> = pods
             .iter()
             .filter(|p| p.component == c.key() || (p.component.is_empty() && c == Component::Predictor))
@@ -226,8 +250,9 @@ pub fn build(isvc: &Isvc, revisions: &Revisions, pods: &[PodView]) -> IsvcView {
                 latest_ready_revision: s.lrr().to_string(),
                 latest_rolledout_revision: s.lro().to_string(),
                 previous_rolledout_revision: s.pro().to_string(),
+                revisions: revision_rows(isvc, c, revisions),
+                notes: split_notes(isvc, c),
                 traffic,
-                pending,
                 pods: component_pods,
             },
         );
@@ -240,15 +265,125 @@ pub fn build(isvc: &Isvc, revisions: &Revisions, pods: &[PodView]) -> IsvcView {
         url: isvc.status.url.clone(),
         conditions: isvc.status.conditions.clone(),
         components,
+        inference_service: isvc.raw.clone(),
     }
 }
 
-/// The detail sections printed under the table for one InferenceService.
+/// One row per revision that carries traffic or that status names (latest created, latest
+/// ready, rolled out, previous), newest first; entries naming the same revision are summed.
+fn revision_rows(isvc: &Isvc, c: Component, revisions: &Revisions) -> Vec<RevisionView> {
+    let s = isvc.component_status(c);
+    let mut names: Vec<&str> = s.traffic.iter().map(|t| t.revision()).collect();
+    names.extend([s.lcr(), s.lrr(), s.lro(), s.pro()]);
+    names.retain(|n| !n.is_empty());
+    names.sort_unstable_by(|a, b| b.cmp(a));
+    names.dedup();
+    let failure = isvc.latest_failure(c).map(|f| f.to_string().replace('\n', " "));
+    names
+        .into_iter()
+        .map(|name| {
+            let entries: Vec<_> = s.traffic.iter().filter(|t| t.revision() == name).collect();
+            let via = entries
+                .iter()
+                .map(|t| {
+                    let how = match (t.latest_revision == Some(true), t.tag.as_deref()) {
+                        (true, _) => "latest",
+                        (false, Some(tag)) => tag,
+                        (false, None) => "pinned",
+                    };
+                    format!("{}% {how}", t.pct())
+                })
+                .collect();
+            let roles =
+                [(s.lcr(), "latestCreated"), (s.lrr(), "latestReady"), (s.lro(), "rolledOut"), (s.pro(), "previous")]
+                    .into_iter()
+                    .filter(|(rev, _)| *rev == name)
+                    .map(|(_, role)| role.to_string())
+                    .collect();
+            let info = revisions.get(name);
+            let failed = name == s.lcr() && s.lcr() != s.lrr() && failure.is_some();
+            let ready = match info.ready {
+                Some(r) => r,
+                None if failed => "False".to_string(),
+                None if !entries.is_empty() || name == s.lrr() => "True".to_string(),
+                None => "Unknown".to_string(),
+            };
+            let mut tags: Vec<String> = entries.iter().filter_map(|t| t.tag.clone()).collect();
+            tags.dedup();
+            RevisionView {
+                name: name.to_string(),
+                percent: entries.iter().map(|t| t.pct()).sum(),
+                via,
+                roles,
+                ready,
+                model: info.model,
+                tags,
+                url: entries.iter().find_map(|t| t.url.clone()),
+                age: info.age,
+                failure: if failed { failure.clone() } else { None },
+            }
+        })
+        .collect()
+}
+
+/// The cells of one revision row: `100% (90% prev + 10% latest)` where entries are summed.
+fn revision_cells(r: &RevisionView, wide: bool) -> Vec<String> {
+    let traffic = match r.via.as_slice() {
+        [] => format!("{}%", r.percent),
+        [one] => one.clone(),
+        many => format!("{}% ({})", r.percent, many.join(" + ")),
+    };
+    let roles: Vec<&str> = r
+        .roles
+        .iter()
+        .map(|role| match role.as_str() {
+            "latestCreated" => "latest-created",
+            "latestReady" => "latest-ready",
+            "rolledOut" => "rolled-out",
+            other => other,
+        })
+        .collect();
+    let mut cells = vec![r.name.clone(), traffic, dash(&roles.join(", ")).to_string(), r.ready.clone()];
+    if wide {
+        cells.extend([
+            r.model.clone().unwrap_or_else(|| "-".into()),
+            dash(&r.tags.join(",")).to_string(),
+            r.url.clone().unwrap_or_else(|| "-".into()),
+            r.age.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    cells
+}
+
+/// The split explained where status alone misleads: the `latest` entry names another revision
+/// than the latest created one (which is not ready, or failed).
+fn split_notes(isvc: &Isvc, c: Component) -> Vec<String> {
+    let s = isvc.component_status(c);
+    let mut notes = Vec::new();
+    if let Some(latest) = s.latest_entry()
+        && !s.lcr().is_empty()
+        && latest.revision() != s.lcr()
+    {
+        let state = if isvc.latest_failure(c).is_some() { "failed" } else { "is not ready yet" };
+        notes.push(format!(
+            "the latest entry's {}% goes to {}: the latest created revision {} {state}",
+            latest.pct(),
+            dash(latest.revision()),
+            s.lcr()
+        ));
+    }
+    notes
+}
+
+/// The detail sections printed under the table for one InferenceService. The revision table
+/// fits 120 columns by default; `wide` adds MODEL, TAG, URL and AGE. Failures and notes get lines
+/// of their own under the table, never a cell.
 pub fn render_details(
     view: &IsvcView,
     revisions: &Revisions,
     pods_note: Option<&str>,
     no_headers: bool,
+    wide: bool,
     color: bool,
 ) -> String {
     let mut out = String::new();
@@ -258,48 +393,24 @@ pub fn render_details(
             None => "100% to the latest revision (canaryTrafficPercent unset)".to_string(),
         };
         out.push_str(&format!("\n{} ({} mode): desired {desired}\n", paint(key, Color::Bold, color), view.mode));
-        let mut rows: Vec<Vec<String>> = c
-            .traffic
-            .iter()
-            .map(|t| {
-                vec![
-                    t.revision.clone(),
-                    t.model.clone().unwrap_or_else(|| "-".into()),
-                    format!("{}%", t.percent),
-                    t.tag.clone().unwrap_or_else(|| "-".into()),
-                    if t.latest { "yes".into() } else { "no".into() },
-                    if t.ready { "True".into() } else { "False".into() },
-                    t.url.clone().unwrap_or_else(|| "-".into()),
-                ]
-            })
-            .collect();
-        for p in &c.pending {
-            rows.push(vec![
-                p.revision.clone(),
-                p.model.clone().unwrap_or_else(|| "-".into()),
-                "-".into(),
-                "-".into(),
-                "created".into(),
-                p.state.clone(),
-                "-".into(),
-            ]);
+        if c.revisions.is_empty() {
+            out.push_str("no revision yet\n");
+            continue;
         }
-        if rows.is_empty() {
-            out.push_str("no traffic yet (no revision is ready)\n");
-        } else {
-            out.push_str(&render_table(
-                &["REVISION", "MODEL", "TRAFFIC", "TAG", "LATEST", "READY", "URL"],
-                &rows,
-                no_headers,
-            ));
+        let mut headers = vec!["REVISION", "TRAFFIC", "ROLE", "READY"];
+        if wide {
+            headers.extend(["MODEL", "TAG", "URL", "AGE"]);
         }
-        out.push_str(&format!(
-            "latest created {}, latest ready {}, rolled out {}, previous {}\n",
-            dash(&c.latest_created_revision),
-            dash(&c.latest_ready_revision),
-            dash(&c.latest_rolledout_revision),
-            dash(&c.previous_rolledout_revision)
-        ));
+        let rows: Vec<Vec<String>> = c.revisions.iter().map(|r| revision_cells(r, wide)).collect();
+        out.push_str(&render_table(&headers, &rows, no_headers));
+        for r in &c.revisions {
+            if let Some(failure) = &r.failure {
+                out.push_str(&format!("{} {}: {}\n", r.name, paint("failed", Color::Red, color), sanitize(failure)));
+            }
+        }
+        for note in &c.notes {
+            out.push_str(&format!("note: {}\n", sanitize(note)));
+        }
     }
     if let Some(why) = &revisions.unreadable {
         out.push_str(&format!("\nmodels per revision unknown: {}\n", sanitize(why)));
@@ -376,19 +487,60 @@ mod tests {
         assert_eq!(rows[0], vec!["t", "iris", "http://iris", ""]);
     }
 
-    #[test]
-    fn latest_created_without_traffic_is_shown_as_creating_or_failed() {
-        let raw = json!({"metadata": {"name": "m", "namespace": "t"},
+    /// A failed canary: the `latest` entry fell back to the rolled-out revision.
+    fn failed_canary() -> Isvc {
+        Isvc::from_value(json!({"metadata": {"name": "m", "namespace": "t"},
             "spec": {"predictor": {"canaryTrafficPercent": 10, "model": {"storageUri": "gs://x-sim-fail"}}},
             "status": {"components": {"predictor": {"latestCreatedRevision": "m-predictor-00002",
                 "latestReadyRevision": "m-predictor-00001", "latestRolledoutRevision": "m-predictor-00001",
                 "traffic": [{"latestRevision": true, "percent": 10, "revisionName": "m-predictor-00001"},
                             {"latestRevision": false, "percent": 90, "revisionName": "m-predictor-00001", "tag": "prev"}]}},
-              "modelStatus": {"transitionStatus": "BlockedByFailedLoad", "lastFailureInfo": {"reason": "ModelLoadFailed", "message": "boom"}}}});
-        let view = build(&Isvc::from_value(raw), &Revisions::default(), &[]);
+              "modelStatus": {"transitionStatus": "BlockedByFailedLoad", "lastFailureInfo": {"reason": "ModelLoadFailed", "message": "boom\nat line 2"}}}}))
+    }
+
+    #[test]
+    fn a_failed_canary_is_one_row_per_revision_with_the_entries_summed() {
+        let view = build(&failed_canary(), &Revisions::default(), &[]);
         let p = &view.components["predictor"];
-        assert_eq!(p.pending[0].revision, "m-predictor-00002");
-        assert_eq!(p.pending[0].state, "failed: ModelLoadFailed: boom");
+        let names: Vec<&str> = p.revisions.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["m-predictor-00002", "m-predictor-00001"]);
+        let (new, old) = (&p.revisions[0], &p.revisions[1]);
+        assert_eq!(
+            (new.percent, new.ready.as_str(), new.roles.clone()),
+            (0, "False", vec!["latestCreated".to_string()])
+        );
+        assert_eq!(new.failure.as_deref(), Some("ModelLoadFailed: boom at line 2"));
+        assert_eq!((old.percent, old.via.clone()), (100, vec!["10% latest".to_string(), "90% prev".to_string()]));
+        assert_eq!(old.failure, None);
         assert_eq!(p.desired_percent, Some(10));
+        assert!(p.notes[0].contains("the latest created revision m-predictor-00002 failed"), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn details_put_the_failure_on_its_own_line_and_fit_120_columns() {
+        let view = build(&failed_canary(), &Revisions::default(), &[]);
+        let text = render_details(&view, &Revisions::default(), Some("none"), false, false, false);
+        let lines: Vec<&str> = text.lines().collect();
+        let row = |rev: &str| *lines.iter().find(|l| l.starts_with(rev)).unwrap();
+        assert!(row("m-predictor-00001   100% (10% latest + 90% prev)   latest-ready, rolled-out").ends_with("True"));
+        assert!(row("m-predictor-00002   0%").ends_with("False"));
+        assert!(lines.contains(&"m-predictor-00002 failed: ModelLoadFailed: boom at line 2"), "{text}");
+        assert!(lines.iter().all(|l| l.chars().count() <= 120), "{text}");
+        assert!(row("REVISION").ends_with("READY"), "{text}");
+        let wide = render_details(&view, &Revisions::default(), Some("none"), false, true, false);
+        assert!(wide.lines().any(|h| h.starts_with("REVISION") && h.contains("MODEL") && h.ends_with("AGE")), "{wide}");
+    }
+
+    #[test]
+    fn revision_ages_and_models_come_from_the_knative_revisions() {
+        let now: jiff::Timestamp = "2026-01-01T00:10:00Z".parse().unwrap();
+        let list = [json!({"metadata": {"name": "r1", "creationTimestamp": "2026-01-01T00:05:00Z",
+            "annotations": {crate::isvc::SOURCE_URI_ANNOTATION: "gs://m1"}},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}})];
+        let info = Revisions::from_list(&list, now).get("r1");
+        assert_eq!(
+            info,
+            RevisionInfo { model: Some("gs://m1".into()), ready: Some("True".into()), age: Some("5m".into()) }
+        );
     }
 }

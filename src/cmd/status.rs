@@ -33,7 +33,8 @@ struct Snapshot {
     headers: Vec<String>,
     rows: Vec<Vec<String>>,
     views: Vec<IsvcView>,
-    /// For one named InferenceService: the revisions and why pods could not be listed.
+    /// For one InferenceService (named, or the only one): the revisions and why pods could not
+    /// be listed.
     detail: Option<(Revisions, Option<String>)>,
 }
 
@@ -53,12 +54,14 @@ impl Snapshot {
         let structured = matches!(ctx.output(), Some(OutputFormat::Json | OutputFormat::Yaml));
         let mut views = Vec::new();
         let mut detail = None;
-        if args.name.is_some() || structured {
+        // One InferenceService, named or the only one, is shown in detail.
+        let one = objects.len() == 1;
+        if one || structured {
             for object in objects {
                 let isvc = Isvc::from_value(object);
                 let (revisions, pods, pods_note) = read_children(ctx, &isvc).await?;
                 views.push(view::build(&isvc, &revisions, &pods));
-                if args.name.is_some() {
+                if one {
                     detail = Some((revisions, pods_note));
                 }
             }
@@ -89,6 +92,7 @@ impl Snapshot {
                         revisions,
                         pods_note.as_deref(),
                         no_headers,
+                        ctx.output() == Some(OutputFormat::Wide),
                         ctx.term.color && std::io::stdout().is_terminal(),
                     ));
                 }
@@ -110,7 +114,7 @@ async fn read_children(ctx: &Ctx, isvc: &Isvc) -> Result<(Revisions, Vec<PodView
     let kube = &ctx.kube;
     let selector = crate::isvc::pod_selector(&isvc.name);
     let revisions = match kube.list_revisions(&isvc.namespace, &selector).await {
-        Ok(items) => Revisions::from_list(&items),
+        Ok(items) => Revisions::from_list(&items, jiff::Timestamp::now()),
         Err(e) => {
             Revisions { unreadable: Some(reason(&e, "list revisions.serving.knative.dev")), ..Default::default() }
         }

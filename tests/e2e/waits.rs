@@ -59,12 +59,11 @@ fn failing_model_exits_4_and_status_shows_the_failed_revision() {
     let p = &j["components"]["predictor"];
     assert_eq!(p["latestCreatedRevision"], rev(name, 2).as_str());
     assert_eq!(p["latestReadyRevision"], rev(name, 1).as_str());
-    let pending = p["pending"].as_array().expect("pending revisions");
+    let revisions = p["revisions"].as_array().expect("revisions");
     assert!(
-        pending
-            .iter()
-            .any(|r| r["revision"] == rev(name, 2).as_str()
-                && r["state"].as_str().is_some_and(|s| s.starts_with("failed"))),
+        revisions.iter().any(|r| r["name"] == rev(name, 2).as_str()
+            && r["percent"] == 0
+            && r["failure"].as_str().is_some_and(|s| !s.is_empty())),
         "{j}"
     );
     // A failing pod is listed as kubectl lists it.
