@@ -54,8 +54,10 @@ impl Snapshot {
         let structured = matches!(ctx.output(), Some(OutputFormat::Json | OutputFormat::Yaml));
         let mut views = Vec::new();
         let mut detail = None;
-        // One InferenceService, named or the only one, is shown in detail.
-        let one = objects.len() == 1;
+        // One InferenceService is shown in detail: the named one, or the only one in the
+        // namespace (as the mutations pick it; not the only one a selector or -A left).
+        let only_one = args.selector.is_none() && !args.all_namespaces && objects.len() == 1;
+        let one = args.name.is_some() || only_one;
         if one || structured {
             for object in objects {
                 let isvc = Isvc::from_value(object);
