@@ -51,21 +51,25 @@ pub fn predicted(isvc: &Isvc, c: Component, change: &Change) -> Vec<Split> {
     }
 }
 
+/// One side of a split as text: `90% rev (prev)`.
+fn split_texts(rows: &[Split]) -> Vec<String> {
+    rows.iter()
+        .map(|s| {
+            let tag = if s.tag.is_empty() { String::new() } else { format!(" ({})", s.tag) };
+            format!("{}% {}{tag}", s.percent, s.revision)
+        })
+        .collect()
+}
+
+/// The before/after split on one line, for logs (CI, `--yes`): `traffic: A, B -> C, D`.
+pub fn preview_line(before: &[Split], after: &[Split]) -> String {
+    let side = |rows: &[Split]| if rows.is_empty() { "none".to_string() } else { split_texts(rows).join(", ") };
+    format!("traffic: {} -> {}", side(before), side(after))
+}
+
 /// A small before/after table for stderr.
 pub fn preview(before: &[Split], after: &[Split]) -> String {
-    let fmt = |rows: &[Split]| -> Vec<String> {
-        rows.iter()
-            .map(|s| {
-                format!(
-                    "{}% {}{}",
-                    s.percent,
-                    s.revision,
-                    if s.tag.is_empty() { String::new() } else { format!(" ({})", s.tag) }
-                )
-            })
-            .collect()
-    };
-    let (b, a) = (fmt(before), fmt(after));
+    let (b, a) = (split_texts(before), split_texts(after));
     let rows: Vec<Vec<String>> = (0..b.len().max(a.len()))
         .map(|i| vec![b.get(i).cloned().unwrap_or_default(), a.get(i).cloned().unwrap_or_default()])
         .collect();
@@ -135,5 +139,19 @@ mod tests {
         assert!(text.starts_with("BEFORE"));
         assert!(text.contains("10% m-predictor-00002"));
         assert!(text.contains("100% r"));
+    }
+
+    #[test]
+    fn preview_line_shows_both_sides() {
+        let after = predicted(
+            &canary(),
+            Component::Predictor,
+            &Change::Traffic { component: Component::Predictor, percent: Some(30), model: None },
+        );
+        assert_eq!(
+            preview_line(&current(&canary(), Component::Predictor), &after),
+            "traffic: 10% m-predictor-00002, 90% m-predictor-00001 (prev) -> 30% m-predictor-00002, 70% m-predictor-00001 (prev)"
+        );
+        assert_eq!(preview_line(&[], &after[..1]), "traffic: none -> 30% m-predictor-00002");
     }
 }

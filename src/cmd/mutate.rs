@@ -134,11 +134,14 @@ fn preview_and_confirm(ctx: &Ctx, m: &Mutation<'_>, target: &Target, change: &Ch
         term.warn(&format!("{} looks managed by GitOps ({owner}): a sync will revert this change", isvc.name));
     }
     eprintln!("{}/{} @ {}", isvc.namespace, isvc.name, ctx.kube.context);
+    let before = traffic::current(isvc, target.component);
+    let after = traffic::predicted(isvc, target.component, change);
     if dry_run.is_some() || term.interactive && !term.yes {
-        let before = traffic::current(isvc, target.component);
-        let after = traffic::predicted(isvc, target.component, change);
         eprint!("{}", traffic::preview(&before, &after));
         eprintln!("patch: {}", serde_json::to_string(&display_patch(change))?);
+    } else {
+        // No one reads a table here (CI, --yes): one line, so the log shows what changed.
+        eprintln!("{}", traffic::preview_line(&before, &after));
     }
     match dry_run {
         Some(DryRun::Client) => {
@@ -301,25 +304,26 @@ fn check_expected(isvc: &Isvc, c: Component, rev: &str) -> Result<()> {
     ))
 }
 
-/// The command that undoes a change, for interrupted or failed waits.
+/// The command a person would run to undo a change whose wait failed or was interrupted: a
+/// change that sent traffic towards the latest revision (a new model, a larger share, promote)
+/// is undone by `rollback`; one that took traffic from it by `promote`, or by `set` of the share
+/// it had.
 fn undo_hint(before: &Isvc, change: &Change) -> String {
     let target = format!("kubectl isvc-canary -n {} ", before.namespace);
     match change {
         Change::TagRouting(on) => format!("{target}tag-routing {} {}", before.name, if *on { "off" } else { "on" }),
-        Change::Traffic { component, model, .. } => {
+        Change::Traffic { component, percent, model } => {
             let comp = if *component == Component::Predictor {
                 String::new()
             } else {
                 format!(" --component {}", component.key())
             };
-            let model = match (model, before.model_uri(*component)) {
-                (Some(_), Some(old)) => format!(" --model-uri {old}"),
-                _ => String::new(),
-            };
+            let share = |ctp: Option<i64>| ctp.unwrap_or(100);
+            let towards_latest = model.is_some() || share(*percent) > share(before.ctp(*component));
             match before.ctp(*component) {
-                Some(p) => format!("{target}set {} {p}{model}{comp}", before.name),
-                None if model.is_empty() => format!("{target}promote {}{comp}", before.name),
-                None => format!("{target}set {} 100{model}{comp}", before.name),
+                _ if towards_latest => format!("{target}rollback {}{comp}", before.name),
+                None => format!("{target}promote {}{comp}", before.name),
+                Some(p) => format!("{target}set {} {p}{comp}", before.name),
             }
         }
     }
@@ -337,4 +341,39 @@ fn report(ctx: &Ctx, isvc: &Isvc, verb: &str, dry_run: bool) -> Result<Exit> {
     let suffix = if dry_run { " (dry run)" } else { "" };
     print_result(ctx.output(), isvc, &format!("{verb}{suffix}"))?;
     Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::isvc::ModelField;
+    use serde_json::json;
+
+    fn isvc(ctp: Option<i64>) -> Isvc {
+        let mut predictor = json!({"model": {"storageUri": "gs://m1"}});
+        if let Some(p) = ctp {
+            predictor["canaryTrafficPercent"] = json!(p);
+        }
+        Isvc::from_value(json!({"metadata": {"name": "m", "namespace": "t"}, "spec": {"predictor": predictor}}))
+    }
+
+    fn traffic(percent: Option<i64>, model: bool) -> Change {
+        let model = model.then(|| (ModelField::Model, "gs://m2".to_string()));
+        Change::Traffic { component: Component::Predictor, percent, model }
+    }
+
+    #[test]
+    fn undo_is_the_command_a_person_would_run() {
+        let undo = |before: Option<i64>, change: Change| undo_hint(&isvc(before), &change);
+        let k = "kubectl isvc-canary -n t ";
+        // Towards the latest revision: roll back.
+        assert_eq!(undo(None, traffic(Some(10), true)), format!("{k}rollback m"));
+        assert_eq!(undo(Some(10), traffic(Some(50), false)), format!("{k}rollback m"));
+        assert_eq!(undo(Some(10), traffic(None, false)), format!("{k}rollback m"));
+        // Away from it: promote, or the share it had.
+        assert_eq!(undo(None, traffic(Some(0), false)), format!("{k}promote m"));
+        assert_eq!(undo(Some(30), traffic(Some(0), false)), format!("{k}set m 30"));
+        assert_eq!(undo(Some(50), traffic(Some(10), false)), format!("{k}set m 50"));
+        assert_eq!(undo(None, Change::TagRouting(true)), format!("{k}tag-routing m off"));
+    }
 }

@@ -223,7 +223,7 @@ fn interrupted_wait_exits_130_and_keeps_the_change() {
     std::thread::sleep(Duration::from_secs(1));
     crate::proc::Cmd::new("kill").args(["-INT", &running.pid().to_string()]).run().ok();
     let out = running.finish();
-    out.code(130).stderr_has("undo").stderr_has(&format!("--model-uri {MODEL_1}"));
+    out.code(130).stderr_has(&format!("to undo it: kubectl isvc-canary -n {} rollback {name}\n", ns.name));
     let v = ns.get(name);
     assert_eq!(v["spec"]["predictor"]["canaryTrafficPercent"], 10, "nothing is reverted");
     assert_eq!(v["spec"]["predictor"]["model"]["storageUri"], MODEL_2);
