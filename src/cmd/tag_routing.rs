@@ -14,10 +14,12 @@ use crate::wait::Goal;
 
 pub async fn run(ctx: &Ctx, args: &TagRoutingArgs) -> Result<Exit> {
     let (name, state) = split_name(&args.positional, "tag-routing [NAME] on|off")?;
-    let on = match state {
-        "on" => true,
-        "off" => false,
-        other => return Err(fail(Exit::Usage, format!("tag-routing takes on or off (got '{other}')"))),
+    let on = match (name, state) {
+        (_, "on") => true,
+        (_, "off") => false,
+        // `tag-routing NAME`: no change asked, so show where it stands.
+        (None, only_name) => return show(ctx, args, only_name).await,
+        (Some(_), other) => return Err(fail(Exit::Usage, format!("tag-routing takes on or off (got '{other}')"))),
     };
     let wait = args.write.wait_limits()?;
     if let Some(input) = &args.input
@@ -57,6 +59,25 @@ pub async fn run(ctx: &Ctx, args: &TagRoutingArgs) -> Result<Exit> {
         }
     }
     Ok(exit)
+}
+
+/// `tag-routing NAME`: the current state on stdout, and the tag URLs when it is on.
+async fn show(ctx: &Ctx, args: &TagRoutingArgs, name: &str) -> Result<Exit> {
+    let isvc = resolve(&ctx.kube, &ctx.term, Some(name)).await?;
+    let input = args.input.as_deref().map(|p| p.display().to_string());
+    print!("{}", render_state(&isvc, input.as_deref(), &ingress_env()));
+    Ok(Exit::Ok)
+}
+
+/// The tag-routing state of an InferenceService, with its URLs and curl lines when it is on.
+pub fn render_state(isvc: &Isvc, input: Option<&str>, ingress: &(Option<String>, Option<String>)) -> String {
+    if !isvc.tag_routing() {
+        return format!(
+            "tag routing is off for {}/{} (turn it on: kubectl isvc-canary -n {} tag-routing {} on)\n",
+            isvc.namespace, isvc.name, isvc.namespace, isvc.name
+        );
+    }
+    format!("tag routing is on for {}/{}\n{}", isvc.namespace, isvc.name, render_urls(isvc, input, ingress))
 }
 
 /// `INGRESS_HOST` and `INGRESS_PORT` from the environment, if set.
@@ -182,6 +203,20 @@ mod tests {
         let i = Isvc::from_value(json!({"metadata": {"name": long},
             "status": {"components": {"predictor": {"url": format!("http://{long}-predictor.ns.example.com")}}}}));
         assert!(tag_warnings(&i).iter().any(|w| w.contains("over DNS's 63")));
+    }
+
+    #[test]
+    fn state_says_on_or_off_and_how_to_turn_it_on() {
+        let mut on = tagged("http", None);
+        on.annotations.insert(crate::isvc::TAG_ROUTING_ANNOTATION.into(), "true".into());
+        on.namespace = "t".into();
+        let text = render_state(&on, None, &(None, None));
+        assert!(text.starts_with("tag routing is on for t/sklearn-iris\nlatest: http://latest-"), "{text}");
+        let off = Isvc::from_value(json!({"metadata": {"name": "m", "namespace": "t"}}));
+        assert_eq!(
+            render_state(&off, None, &(None, None)),
+            "tag routing is off for t/m (turn it on: kubectl isvc-canary -n t tag-routing m on)\n"
+        );
     }
 
     #[test]
