@@ -39,11 +39,16 @@ pub fn predicted(isvc: &Isvc, c: Component, change: &Change) -> Vec<Split> {
     };
     let latest = if template_change { NEW_REVISION.to_string() } else { s.lrr().to_string() };
     let latest_tag = if tag_routing { "latest" } else { "" }.to_string();
+    // When the latest revision is the rolled-out one (no newer revision pending), a split of
+    // less than 100% lands on one revision and KServe moves the rolled-out marker back to the
+    // previous rollout, which then takes the `prev` share (facts §4.4, §4.5-6).
+    let settles_on_previous = !template_change && s.lcr() == s.lrr() && s.lrr() == s.lro() && !s.pro().is_empty();
+    let prev = if settles_on_previous { s.pro() } else { s.lro() };
     match ctp {
         Some(p) if !s.lro().is_empty() => {
             let mut out = vec![Split { revision: latest, percent: p, tag: latest_tag }];
             if p < 100 {
-                out.push(Split { revision: s.lro().to_string(), percent: 100 - p, tag: "prev".into() });
+                out.push(Split { revision: prev.to_string(), percent: 100 - p, tag: "prev".into() });
             }
             out
         }
@@ -153,5 +158,23 @@ mod tests {
             "traffic: 10% m-predictor-00002, 90% m-predictor-00001 (prev) -> 30% m-predictor-00002, 70% m-predictor-00001 (prev)"
         );
         assert_eq!(preview_line(&[], &after[..1]), "traffic: none -> 30% m-predictor-00002");
+    }
+
+    #[test]
+    fn rollback_after_promote_goes_to_the_previous_rollout() {
+        let promoted = Isvc::from_value(json!({"metadata": {"name": "m"},
+            "spec": {"predictor": {"model": {"storageUri": "gs://2"}}},
+            "status": {"components": {"predictor": {"latestCreatedRevision": "m-predictor-00002",
+              "latestReadyRevision": "m-predictor-00002", "latestRolledoutRevision": "m-predictor-00002",
+              "previousRolledoutRevision": "m-predictor-00001",
+              "traffic": [{"latestRevision": true, "percent": 100, "revisionName": "m-predictor-00002"}]}}}}));
+        let rollback = Change::Traffic { component: Component::Predictor, percent: Some(0), model: None };
+        assert_eq!(
+            preview_line(
+                &current(&promoted, Component::Predictor),
+                &predicted(&promoted, Component::Predictor, &rollback)
+            ),
+            "traffic: 100% m-predictor-00002 -> 0% m-predictor-00002, 100% m-predictor-00001 (prev)"
+        );
     }
 }
