@@ -14,6 +14,7 @@ mod flow;
 mod guards;
 mod prompt;
 mod rbac;
+mod readme;
 mod schema;
 mod waits;
 mod writes;
