@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::isvc::{Component, ModelField, TAG_ROUTING_ANNOTATION};
+use crate::isvc::{Component, Isvc, ModelField, TAG_ROUTING_ANNOTATION};
 
 pub const FIELD_MANAGER: &str = "kubectl-isvc-canary";
 
@@ -66,8 +66,10 @@ pub fn display_patch(change: &Change) -> Value {
 
 /// JSON Patch (RFC 6902) for a traffic change that must only apply while the component's latest
 /// ready AND latest created revisions are `revision`: the API server evaluates the `test`
-/// operations on the stored object, so a newer revision can never take the traffic.
-pub fn expect_revision_patch(change: &Change, revision: &str, resource_version: &str) -> Value {
+/// operations on the stored object, so a newer revision can never take the traffic. `read` is the
+/// object as read: its resourceVersion is tested, so the patch may rely on what it holds.
+pub fn expect_revision_patch(change: &Change, revision: &str, read: &Isvc) -> Value {
+    let resource_version = read.resource_version.as_str();
     let Change::Traffic { component, percent, model } = change else {
         return merge_patch(change, resource_version);
     };
@@ -79,7 +81,11 @@ pub fn expect_revision_patch(change: &Change, revision: &str, resource_version: 
     ];
     match percent {
         Some(p) => ops.push(json!({"op": "add", "path": format!("/spec/{c}/canaryTrafficPercent"), "value": p})),
-        None => ops.push(json!({"op": "remove", "path": format!("/spec/{c}/canaryTrafficPercent")})),
+        // `remove` of an absent field fails the whole patch: only where the read object has it.
+        None if read.ctp(*component).is_some() => {
+            ops.push(json!({"op": "remove", "path": format!("/spec/{c}/canaryTrafficPercent")}));
+        }
+        None => {}
     }
     if let Some((field, uri)) = model {
         let holder = match field {
@@ -166,12 +172,22 @@ mod tests {
 
     #[test]
     fn expect_revision_tests_ready_and_created() {
-        let p = expect_revision_patch(&traffic(None, None), "m-predictor-00002", "9");
+        let read = |ctp: Value| {
+            Isvc::from_value(
+                json!({"metadata": {"resourceVersion": "9"}, "spec": {"predictor": {"canaryTrafficPercent": ctp}}}),
+            )
+        };
+        let p = expect_revision_patch(&traffic(None, None), "m-predictor-00002", &read(json!(10)));
         let ops = p.as_array().unwrap();
+        assert_eq!(ops[0], json!({"op":"test","path":"/metadata/resourceVersion","value":"9"}));
         assert_eq!(ops[1]["path"], "/status/components/predictor/latestReadyRevision");
         assert_eq!(ops[2]["path"], "/status/components/predictor/latestCreatedRevision");
         assert_eq!(ops[2]["value"], "m-predictor-00002");
         assert_eq!(ops[3], json!({"op":"remove","path":"/spec/predictor/canaryTrafficPercent"}));
+        // Promoting a new model on an object without ctp: nothing to remove.
+        let model = traffic(None, Some((ModelField::Model, "gs://m3")));
+        let p = expect_revision_patch(&model, "m-predictor-00002", &read(Value::Null));
+        assert!(!p.as_array().unwrap().iter().any(|op| op["op"] == "remove"), "{p}");
     }
 
     #[test]

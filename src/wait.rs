@@ -182,6 +182,9 @@ pub fn failure_signal(isvc: &Isvc, req: &WaitRequest) -> Option<String> {
     isvc.latest_failure(c).map(|failure| format!("{} {failure}", s.lcr()))
 }
 
+/// The pause before reopening a watch that failed to open or ended without an event.
+const WATCH_RETRY: Duration = Duration::from_millis(500);
+
 /// An open watch on one InferenceService, opened before the write.
 pub struct Waiter {
     kube: Kube,
@@ -192,6 +195,11 @@ pub struct Waiter {
     /// stream, not in the future), which the `select!` with the tick relies on: an event half
     /// read when the tick wins is completed on the next turn, never lost.
     stream: Option<WatchStream>,
+    /// A watch that ended before it delivered anything is not reopened before this instant, so
+    /// a server that ends every watch at once is not asked again in a tight loop.
+    reopen_at: Option<Instant>,
+    /// Events read from the current watch.
+    events_in_stream: usize,
     last: Isvc,
     /// False between a write and the watch event of that write: events before it show the spec
     /// as it was read, which is neither "done" nor someone else's change.
@@ -209,6 +217,8 @@ impl Waiter {
             name: isvc.name.clone(),
             resource_version: isvc.resource_version.clone(),
             stream: Some(stream),
+            reopen_at: None,
+            events_in_stream: 0,
             last: isvc.clone(),
             write_seen: true,
         })
@@ -223,6 +233,8 @@ impl Waiter {
             name: isvc.name.clone(),
             resource_version: isvc.resource_version.clone(),
             stream: None,
+            reopen_at: None,
+            events_in_stream: 0,
             last: isvc.clone(),
             write_seen: true,
         }
@@ -347,19 +359,35 @@ impl Waiter {
     async fn next_object(&mut self) -> Result<Option<Isvc>> {
         loop {
             let Some(stream) = self.stream.as_mut() else {
+                // The instant lives in `self`: a sleep cut short by the caller's tick resumes.
+                if let Some(at) = self.reopen_at {
+                    tokio::time::sleep_until(at.into()).await;
+                }
                 match self.kube.watch_isvc(&self.ns, &self.name, &self.resource_version).await {
-                    Ok(s) => self.stream = Some(s),
+                    Ok(s) => {
+                        self.stream = Some(s);
+                        self.reopen_at = None;
+                        self.events_in_stream = 0;
+                    }
                     Err(e) if exit_of(&e) == Exit::Forbidden => return Err(e),
                     Err(_) => {
-                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        self.reopen_at = Some(Instant::now() + WATCH_RETRY);
                         return Ok(None);
                     }
                 }
                 continue;
             };
-            match stream.next().await {
-                // Ended (the server's timeout) or cut: watch again from the last resourceVersion.
-                None | Some(Err(_)) => self.stream = None,
+            let event = stream.next().await;
+            self.events_in_stream += 1;
+            match event {
+                // Ended (the server's timeout) or cut: watch again from the last resourceVersion,
+                // at once unless this watch brought nothing.
+                None | Some(Err(_)) => {
+                    self.stream = None;
+                    if self.events_in_stream == 1 {
+                        self.reopen_at = Some(Instant::now() + WATCH_RETRY);
+                    }
+                }
                 Some(Ok(WatchEvent::Added(object) | WatchEvent::Modified(object))) => {
                     let isvc = Isvc::from_value(object);
                     self.resource_version = isvc.resource_version.clone();

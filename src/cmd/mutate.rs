@@ -158,8 +158,8 @@ fn preview_and_confirm(ctx: &Ctx, m: &Mutation<'_>, target: &Target, change: &Ch
 
 /// Step 3: the patch, with the read's resourceVersion as precondition. A failed precondition
 /// (409 for a merge patch; 422 for `--expect-revision`'s JSON Patch, whose resourceVersion and
-/// revision `test`s fail alike) re-reads and decides from the object: the owned fields changed
-/// ⇒ exit 7 naming the writer; the revisions no longer as expected ⇒ exit 7; otherwise the
+/// revision `test`s fail alike) re-reads and decides from the object: the revisions no longer as
+/// expected ⇒ exit 7; the owned fields changed ⇒ exit 7 naming the writer; otherwise the
 /// decision is made again on the fresh object and sent with its resourceVersion.
 /// Returns the change as sent and the object the server answered with, or `None` when a
 /// re-read leaves nothing to do (the target then holds that read).
@@ -185,6 +185,10 @@ async fn write(
         if fresh.resource_version == isvc.resource_version {
             return Err(err); // not a precondition: a 422 for another reason
         }
+        // Under --expect-revision the revisions decide first: that is what the pipeline asked.
+        if let Some(rev) = &target.expected {
+            check_expected(&fresh, c, rev)?;
+        }
         if fresh.owned_fields(c) != isvc.owned_fields(c) {
             return Err(fail(
                 Exit::Refused,
@@ -194,9 +198,6 @@ async fn write(
                     fresh.last_writer()
                 ),
             ));
-        }
-        if let Some(rev) = &target.expected {
-            check_expected(&fresh, c, rev)?;
         }
         if retries == MAX_RETRIES {
             return Err(fail(Exit::Refused, format!("{err:#}: the object kept changing after {MAX_RETRIES} retries")));
@@ -272,7 +273,7 @@ async fn finish_unchanged(
 fn patch_of(target: &Target, change: &Change) -> (PatchKind, serde_json::Value) {
     let rv = &target.isvc.resource_version;
     match &target.expected {
-        Some(rev) => (PatchKind::Json, expect_revision_patch(change, rev, rv)),
+        Some(rev) => (PatchKind::Json, expect_revision_patch(change, rev, &target.isvc)),
         None => (PatchKind::Merge, merge_patch(change, rv)),
     }
 }
