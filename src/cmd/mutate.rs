@@ -55,7 +55,13 @@ pub async fn run(
         return finish_unchanged(ctx, &m, &target, &goal).await;
     };
     if m.write.print_patch {
-        print!("{}", to_json(&patch_of(&target, &change).1)?);
+        // As a person would apply it: the merge patch without the precondition; the JSON Patch
+        // whole (its `test`s are the point of --expect-revision).
+        let patch = match &target.expected {
+            Some(_) => patch_of(&target, &change).1,
+            None => display_patch(&change),
+        };
+        print!("{}", to_json(&patch)?);
         return Ok(Exit::Ok);
     }
     if !preview_and_confirm(ctx, &m, &target, &change)? {
