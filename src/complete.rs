@@ -404,18 +404,18 @@ fn positional_values(p: &mut Plan, node: &clap::Command, given: &[&str]) {
         index -= max;
     }
     let Some((arg, nth)) = slot else { return };
-    let value_name = arg.get_value_names().and_then(|v| v.first()).map(|s| s.as_str()).unwrap_or_default();
     let states = || TAG_ROUTING_STATES.iter().map(|s| Candidate::new(*s, None));
-    match (arg.get_id().as_str(), value_name, nth) {
-        ("name", _, 0) => p.live = Some(Live::Isvcs),
-        (_, "NAME_OR_PERCENT", 0) => p.live = Some(Live::Isvcs),
-        (_, "NAME_OR_STATE", 0) => {
+    // `set` and `tag-routing` take `[NAME] X`: the first word may already be X.
+    match (node.get_name(), arg.get_id().as_str(), nth) {
+        ("tag-routing", "name", 0) => {
             p.candidates.extend(states());
             p.live = Some(Live::Isvcs);
         }
-        (_, "NAME_OR_STATE", 1) if !TAG_ROUTING_STATES.contains(&given[given.len() - 1]) => {
+        (_, "name", 0) => p.live = Some(Live::Isvcs),
+        ("tag-routing", "state", 0) if !TAG_ROUTING_STATES.contains(&given[given.len() - 1]) => {
             p.candidates.extend(states());
         }
+        ("tag-routing", "state", _) => {}
         _ => p.candidates = possible_values(arg),
     }
 }

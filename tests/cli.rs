@@ -109,6 +109,43 @@ fn help_lists_every_subcommand_and_the_exit_codes() {
 }
 
 #[test]
+fn help_is_kubectls_usage_own_flags_then_global_flags() {
+    let globals = ["--kubeconfig", "--context", "--namespace", "--request-timeout", "--no-headers", "--v", "--yes"];
+    for (sub, usage, own) in [
+        ("set", "kubectl isvc-canary set [NAME] PERCENT [flags]", "--model-uri"),
+        ("canary", "kubectl isvc-canary set [NAME] PERCENT [flags]", "--model-uri"),
+        ("promote", "kubectl isvc-canary promote [NAME] [flags]", "--force"),
+        ("rollback", "kubectl isvc-canary rollback [NAME] [flags]", "--dry-run"),
+        ("tag-routing", "kubectl isvc-canary tag-routing [NAME] on|off [flags]", "--input"),
+        ("status", "kubectl isvc-canary status [NAME] [flags]", "--all-namespaces"),
+        ("wait", "kubectl isvc-canary wait [NAME] --for=STATE [flags]", "--for"),
+        ("completion", "kubectl isvc-canary completion bash|zsh|fish|powershell [flags]", "--help"),
+        ("version", "kubectl isvc-canary version [flags]", "--help"),
+    ] {
+        let out = plugin([sub, "--help"]);
+        out.ok().stdout_has(&format!("Usage: {usage}\n"));
+        let text = &out.stdout;
+        assert!(!text.contains("NAME_OR_") && !text.contains("kubectl-isvc_canary"), "{}", out.describe());
+        let heading = text.find("\nGlobal flags:\n").unwrap_or_else(|| panic!("no Global flags\n{}", out.describe()));
+        let own_at = text.find(own).unwrap();
+        assert!(own_at < heading, "{sub}: {own} is not before the global flags\n{}", out.describe());
+        for g in globals {
+            let at = text.find(&format!("{g} ")).or_else(|| text.find(&format!("{g}\n"))).unwrap();
+            assert!(at > heading, "{sub}: {g} is not under Global flags\n{}", out.describe());
+        }
+    }
+    plugin(["--help"]).ok().stdout_has("Usage: kubectl isvc-canary COMMAND [flags]\n").stdout_has("\nGlobal flags:\n");
+}
+
+#[test]
+fn bare_command_prints_the_help_on_stdout() {
+    let out = plugin(Vec::<&str>::new());
+    out.ok().stdout_has("Usage: kubectl isvc-canary COMMAND [flags]").stdout_has("Commands:");
+    assert!(out.stderr.is_empty(), "{}", out.describe());
+    assert_eq!(out.stdout, plugin(["--help"]).stdout);
+}
+
+#[test]
 fn version_flag_and_subcommand() {
     let want = format!("kubectl-isvc_canary {}\n", env!("CARGO_PKG_VERSION"));
     plugin(["--version"]).ok().stdout_is(&want);

@@ -11,6 +11,7 @@ mod tag_routing;
 mod wait;
 
 use anyhow::Result;
+use clap::CommandFactory;
 
 use crate::cli::{Cli, Command, GlobalArgs, OutputFormat};
 use crate::client::Kube;
@@ -44,6 +45,11 @@ impl Ctx {
 
 pub async fn dispatch(cli: Cli) -> Result<Exit> {
     let Cli { global, command } = cli;
+    let Some(command) = command else {
+        // A bare `kubectl isvc-canary`: the help, on stdout, exit 0 (as kubectl).
+        Cli::command().print_long_help()?;
+        return Ok(Exit::Ok);
+    };
     match command {
         Command::Version => {
             if global.output == Some(OutputFormat::Json) {
