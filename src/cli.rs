@@ -1,5 +1,6 @@
-//! The command line, as clap sees it. Clap parses what it can (durations, enums); the rest is
-//! validated by each command before any API call (the `--wait` limits are shared, here).
+//! The command line, as clap sees it. Clap parses what it can (durations, enums, `-o` per
+//! command); the rest is validated by each command before any API call (the `--wait` limits are
+//! shared, here).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -73,9 +74,11 @@ pub struct GlobalArgs {
     /// Time to wait for one API request, kubectl's syntax (0, 30s, 1m); 0 means no limit
     #[arg(long, global = true, value_name = "DURATION", default_value = "0", value_parser = parse_duration, help_heading = GLOBAL_FLAGS)]
     pub request_timeout: Duration,
-    /// Output format: json, yaml, name (mutations), wide (status)
-    #[arg(short = 'o', long, global = true, value_enum, value_name = "FORMAT", help_heading = GLOBAL_FLAGS)]
-    pub output: Option<OutputFormat>,
+    /// `-o` typed before the subcommand (`kubectl isvc-canary -o json status`): still read, for
+    /// the scripts that write it there, but not shown; each command declares its own `-o` with
+    /// only the formats it prints, and the dispatcher checks this one against the same list.
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT", hide = true)]
+    pub output_before_command: Option<OutputFormat>,
     /// Print tables without their header line
     #[arg(long, global = true, help_heading = GLOBAL_FLAGS)]
     pub no_headers: bool,
@@ -90,12 +93,79 @@ pub struct GlobalArgs {
     pub no_color: bool,
 }
 
+/// Every `-o` format, as the rest of the code reads it (`Ctx::output`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Json,
     Yaml,
     Name,
     Wide,
+}
+
+impl OutputFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Json => "json",
+            OutputFormat::Yaml => "yaml",
+            OutputFormat::Name => "name",
+            OutputFormat::Wide => "wide",
+        }
+    }
+}
+
+/// `-o` of the commands that print an object: the mutations and `wait`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ObjectFormat {
+    Json,
+    Yaml,
+    Name,
+}
+
+/// `-o` of `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    Json,
+    Yaml,
+    Wide,
+}
+
+/// `-o` of `version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VersionFormat {
+    Json,
+}
+
+impl From<ObjectFormat> for OutputFormat {
+    fn from(f: ObjectFormat) -> Self {
+        match f {
+            ObjectFormat::Json => OutputFormat::Json,
+            ObjectFormat::Yaml => OutputFormat::Yaml,
+            ObjectFormat::Name => OutputFormat::Name,
+        }
+    }
+}
+
+impl From<StatusFormat> for OutputFormat {
+    fn from(f: StatusFormat) -> Self {
+        match f {
+            StatusFormat::Json => OutputFormat::Json,
+            StatusFormat::Yaml => OutputFormat::Yaml,
+            StatusFormat::Wide => OutputFormat::Wide,
+        }
+    }
+}
+
+impl From<VersionFormat> for OutputFormat {
+    fn from(f: VersionFormat) -> Self {
+        match f {
+            VersionFormat::Json => OutputFormat::Json,
+        }
+    }
+}
+
+/// The formats of each kind of command, for `-o` typed before the subcommand.
+pub fn formats<F: ValueEnum + Into<OutputFormat> + Copy>() -> Vec<OutputFormat> {
+    F::value_variants().iter().map(|f| (*f).into()).collect()
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,7 +230,7 @@ pub enum Command {
     Completion(CompletionArgs),
     /// Print the version
     #[command(override_usage = "kubectl isvc-canary version [flags]")]
-    Version,
+    Version(VersionArgs),
     /// Cobra-style completion protocol, used by kubectl_complete-isvc_canary
     #[command(name = "__complete", hide = true)]
     Complete(CompleteArgs),
@@ -184,6 +254,9 @@ pub struct WriteArgs {
     /// How long a failure signal must hold before the wait fails (default 10s)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub fail_window: Option<Duration>,
+    /// Output format (default: the result line)
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    pub output: Option<ObjectFormat>,
 }
 
 impl WriteArgs {
@@ -289,6 +362,9 @@ pub struct StatusArgs {
     /// Keep watching and show each change
     #[arg(short = 'w', long)]
     pub watch: bool,
+    /// Output format (default: the table, and the details with NAME)
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    pub output: Option<StatusFormat>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -307,6 +383,16 @@ pub struct WaitArgs {
     /// How long a failure signal must hold before the wait fails (default 10s)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub fail_window: Option<Duration>,
+    /// Output format (default: the result line)
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    pub output: Option<ObjectFormat>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VersionArgs {
+    /// Output format (default: the version line)
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    pub output: Option<VersionFormat>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -832,7 +832,12 @@ mod tests {
     fn flag_values_from_possible_values() {
         assert_eq!(values("promote --component ").0, vec!["predictor", "transformer", "explainer"]);
         assert_eq!(values("promote --component=t").0, vec!["transformer"]);
-        assert_eq!(values("status -o ").0, vec!["json", "yaml", "name", "wide"]);
+        assert_eq!(values("status -o ").0, vec!["json", "yaml", "wide"]);
+        assert_eq!(values("set 10 -o ").0, vec!["json", "yaml", "name"]);
+        assert_eq!(values("wait x --output=").0, vec!["json", "yaml", "name"]);
+        assert_eq!(values("version -o ").0, vec!["json"]);
+        // `-o` typed before the subcommand is still read, so the subcommand after it is found.
+        assert_eq!(values("-o json st").0, vec!["status"]);
         assert_eq!(values("status -o=y").0, vec!["yaml"]);
         assert_eq!(values("status --output w").0, vec!["wide"]);
         assert_eq!(values("set 10 --dry-run=").0, vec!["client", "server"]);

@@ -120,7 +120,7 @@ fn help_is_kubectls_usage_own_flags_then_global_flags() {
         ("status", "kubectl isvc-canary status [NAME] [flags]", "--all-namespaces"),
         ("wait", "kubectl isvc-canary wait [NAME] --for=STATE [flags]", "--for"),
         ("completion", "kubectl isvc-canary completion bash|zsh|fish|powershell [flags]", "--help"),
-        ("version", "kubectl isvc-canary version [flags]", "--help"),
+        ("version", "kubectl isvc-canary version [flags]", "--output"),
     ] {
         let out = plugin([sub, "--help"]);
         out.ok().stdout_has(&format!("Usage: {usage}\n"));
@@ -135,6 +135,20 @@ fn help_is_kubectls_usage_own_flags_then_global_flags() {
         }
     }
     plugin(["--help"]).ok().stdout_has("Usage: kubectl isvc-canary COMMAND [flags]\n").stdout_has("\nGlobal flags:\n");
+    // Each command's -o lists only the formats it prints (the help wraps: compare words).
+    let words = |args: &[&str]| plugin(args).stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (sub, formats) in [
+        ("set", "json, yaml, name]"),
+        ("wait", "json, yaml, name]"),
+        ("status", "json, yaml, wide]"),
+        ("version", "[possible values: json]"),
+    ] {
+        let text = words(&[sub, "--help"]);
+        let at = text.find("-o, --output <FORMAT>").unwrap_or_else(|| panic!("{sub}: no -o\n{text}"));
+        let values = &text[at..];
+        let values = &values[..values.find(']').unwrap() + 1];
+        assert!(values.ends_with(formats), "{sub}: {values}");
+    }
 }
 
 #[test]
@@ -150,6 +164,40 @@ fn version_flag_and_subcommand() {
     let want = format!("kubectl-isvc_canary {}\n", env!("CARGO_PKG_VERSION"));
     plugin(["--version"]).ok().stdout_is(&want);
     plugin(["version"]).ok().stdout_is(&want);
+    let json = format!("{{\"version\":\"{}\"}}\n", env!("CARGO_PKG_VERSION"));
+    plugin(["version", "-o", "json"]).ok().stdout_is(&json);
+    // Before the subcommand, as before.
+    plugin(["-o", "json", "version"]).ok().stdout_is(&json);
+    plugin(["version", "-o", "yaml"]).code(2);
+}
+
+#[test]
+fn each_command_takes_only_its_output_formats() {
+    let (config, server) = unreachable();
+    let c = config.to_str().unwrap();
+    for args in [
+        vec!["set", "x", "10", "-o", "wide"],
+        vec!["promote", "x", "-o", "wide"],
+        vec!["rollback", "x", "--output=wide"],
+        vec!["tag-routing", "x", "on", "-o", "wide"],
+        vec!["wait", "x", "--for=ready", "-o", "wide"],
+        vec!["status", "-o", "name"],
+        vec!["-o", "name", "status"],
+        vec!["-o", "wide", "promote", "x"],
+    ] {
+        let out = plugin([&["--kubeconfig", c][..], &args[..]].concat());
+        out.code(2);
+        assert!(!out.stderr.contains(&server), "refused before any request\n{}", out.describe());
+    }
+    // Accepted formats get to the request (exit 1: nothing listens), on either side.
+    for args in [
+        vec!["set", "x", "10", "-o", "name"],
+        vec!["status", "-o", "wide"],
+        vec!["-o", "json", "status"],
+        vec!["-o", "yaml", "promote", "x"],
+    ] {
+        plugin([&["--kubeconfig", c][..], &args[..]].concat()).code(1).stderr_has(&server);
+    }
 }
 
 #[test]

@@ -375,7 +375,12 @@ fn bash_script_completes_through_the_engine() {
     assert_eq!(bash_complete("kubectl-isvc_canary pro", &["kubectl-isvc_canary", "pro"]), vec!["promote"]);
     assert_eq!(
         bash_complete("kubectl-isvc_canary status -o ", &["kubectl-isvc_canary", "status", "-o", ""]),
-        vec!["json", "yaml", "name", "wide"]
+        vec!["json", "yaml", "wide"]
+    );
+    // `-o` offers only what the command prints.
+    assert_eq!(
+        bash_complete("kubectl-isvc_canary set 10 -o ", &["kubectl-isvc_canary", "set", "10", "-o", ""]),
+        vec!["json", "yaml", "name"]
     );
     // bash splits `--for=r` at `=`: the reply replaces only `r`.
     assert_eq!(
