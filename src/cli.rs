@@ -1,6 +1,6 @@
 //! The command line, as clap sees it. Clap parses what it can (durations, enums, `-o` per
-//! command); the rest is validated by each command before any API call (the `--wait` limits are
-//! shared, here).
+//! command); `guess` names the likely mistakes before clap sees the words; the rest is validated
+//! by each command before any API call (the `--wait` limits are shared, here).
 
 use std::path::PathBuf;
 use std::time::Duration;
