@@ -1,6 +1,6 @@
-//! The command line, as clap sees it. Clap parses what it can (durations, enums); the rest is
-//! validated by each command before any API call, with the two shared checks here: the
-//! `[NAME] X` splitter and the `--wait` limits.
+//! The command line, as clap sees it. Clap parses what it can (durations, enums, `-o` per
+//! command); `guess` names the likely mistakes before clap sees the words; the rest is validated
+//! by each command before any API call (the `--wait` limits are shared, here).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,11 +28,19 @@ Environment:
   KUBECONFIG   kubeconfig path(s), merged as kubectl merges them
   NO_COLOR     disables colour (so does TERM=dumb)";
 
+/// What every usage line starts with: kubectl runs the plugin as `kubectl isvc-canary`, and the
+/// plugin cannot tell whether it did, so help always names it that way.
+pub const USAGE_PREFIX: &str = "kubectl isvc-canary";
+
+/// The heading of kubectl's own flags in every `--help`, after the command's own flags.
+pub const GLOBAL_FLAGS: &str = "Global flags";
+
 /// Canary rollouts of KServe InferenceServices.
 #[derive(Debug, Parser)]
 #[command(
     name = "kubectl-isvc_canary",
-    bin_name = "kubectl-isvc_canary",
+    bin_name = USAGE_PREFIX,
+    override_usage = "kubectl isvc-canary COMMAND [flags]",
     version,
     about = "Canary rollouts of KServe InferenceServices",
     long_about = "Canary rollouts of KServe InferenceServices (Knative mode): send a percentage of \
@@ -45,42 +53,47 @@ pods of each revision. Run as `kubectl isvc-canary ...` or directly.",
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// None: a bare `kubectl isvc-canary` prints the help on stdout and exits 0, as kubectl does.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
-/// kubectl's own flags: kubectl passes none of them to a plugin, so the plugin takes them.
+/// kubectl's own flags: kubectl passes none of them to a plugin, so the plugin takes them, on
+/// every subcommand, listed under "Global flags" after the command's own.
 #[derive(Debug, Clone, Args, Default)]
 pub struct GlobalArgs {
     /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", help_heading = GLOBAL_FLAGS)]
     pub kubeconfig: Option<PathBuf>,
     /// The kubeconfig context to use
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME", help_heading = GLOBAL_FLAGS)]
     pub context: Option<String>,
     /// Namespace (default: the context's namespace, else "default")
-    #[arg(short = 'n', long, global = true, value_name = "NS")]
+    #[arg(short = 'n', long, global = true, value_name = "NS", help_heading = GLOBAL_FLAGS)]
     pub namespace: Option<String>,
     /// Time to wait for one API request, kubectl's syntax (0, 30s, 1m); 0 means no limit
-    #[arg(long, global = true, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
+    #[arg(long, global = true, value_name = "DURATION", default_value = "0", value_parser = parse_duration, help_heading = GLOBAL_FLAGS)]
     pub request_timeout: Duration,
-    /// Output format: json, yaml, name (mutations), wide (status)
-    #[arg(short = 'o', long, global = true, value_enum, value_name = "FORMAT")]
-    pub output: Option<OutputFormat>,
+    /// `-o` typed before the subcommand (`kubectl isvc-canary -o json status`): still read, for
+    /// the scripts that write it there, but not shown; each command declares its own `-o` with
+    /// only the formats it prints, and the dispatcher checks this one against the same list.
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT", hide = true)]
+    pub output_before_command: Option<OutputFormat>,
     /// Print tables without their header line
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL_FLAGS)]
     pub no_headers: bool,
     /// Log level, as kubectl: 6 and above log every API request on stderr
-    #[arg(short = 'v', long = "v", global = true, value_name = "LEVEL", default_value_t = 0)]
+    #[arg(short = 'v', long = "v", global = true, value_name = "LEVEL", default_value_t = 0, help_heading = GLOBAL_FLAGS)]
     pub verbosity: u8,
     /// Answer yes to every prompt
-    #[arg(short = 'y', long, global = true)]
+    #[arg(short = 'y', long, global = true, help_heading = GLOBAL_FLAGS)]
     pub yes: bool,
     /// Disable colour (also NO_COLOR, TERM=dumb)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL_FLAGS)]
     pub no_color: bool,
 }
 
+/// Every `-o` format, as the rest of the code reads it (`Ctx::output`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Json,
@@ -89,12 +102,80 @@ pub enum OutputFormat {
     Wide,
 }
 
+impl OutputFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Json => "json",
+            OutputFormat::Yaml => "yaml",
+            OutputFormat::Name => "name",
+            OutputFormat::Wide => "wide",
+        }
+    }
+}
+
+/// `-o` of the commands that print an object: the mutations and `wait`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ObjectFormat {
+    Json,
+    Yaml,
+    Name,
+}
+
+/// `-o` of `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    Json,
+    Yaml,
+    Wide,
+}
+
+/// `-o` of `version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VersionFormat {
+    Json,
+}
+
+impl From<ObjectFormat> for OutputFormat {
+    fn from(f: ObjectFormat) -> Self {
+        match f {
+            ObjectFormat::Json => OutputFormat::Json,
+            ObjectFormat::Yaml => OutputFormat::Yaml,
+            ObjectFormat::Name => OutputFormat::Name,
+        }
+    }
+}
+
+impl From<StatusFormat> for OutputFormat {
+    fn from(f: StatusFormat) -> Self {
+        match f {
+            StatusFormat::Json => OutputFormat::Json,
+            StatusFormat::Yaml => OutputFormat::Yaml,
+            StatusFormat::Wide => OutputFormat::Wide,
+        }
+    }
+}
+
+impl From<VersionFormat> for OutputFormat {
+    fn from(f: VersionFormat) -> Self {
+        match f {
+            VersionFormat::Json => OutputFormat::Json,
+        }
+    }
+}
+
+/// The formats of each kind of command, for `-o` typed before the subcommand.
+pub fn formats<F: ValueEnum + Into<OutputFormat> + Copy>() -> Vec<OutputFormat> {
+    F::value_variants().iter().map(|f| (*f).into()).collect()
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Send PERCENT of traffic to the latest revision, optionally with a new model
     #[command(
         visible_alias = "canary",
-        override_usage = "kubectl isvc-canary set [NAME] PERCENT [--model-uri URI] [flags]",
+        override_usage = "kubectl isvc-canary set [NAME] PERCENT [flags]",
+        // `set 10`: the one word is PERCENT; `set NAME 10`: NAME, then PERCENT.
+        allow_missing_positional = true,
         after_help = "Examples:
   kubectl isvc-canary set 10 --model-uri gs://bucket/model-2 -n kserve-test
   kubectl isvc-canary set sklearn-iris 50
@@ -102,38 +183,54 @@ pub enum Command {
     )]
     Set(SetArgs),
     /// Send 100% to the latest revision (removes canaryTrafficPercent)
-    #[command(after_help = "Examples:
+    #[command(
+        override_usage = "kubectl isvc-canary promote [NAME] [flags]",
+        after_help = "Examples:
   kubectl isvc-canary promote -n kserve-test
-  kubectl isvc-canary promote sklearn-iris --expect-revision 2 --wait")]
+  kubectl isvc-canary promote sklearn-iris --expect-revision 2 --wait"
+    )]
     Promote(PromoteArgs),
     /// Pin traffic to the previous model (canaryTrafficPercent: 0)
-    #[command(after_help = "Examples:
+    #[command(
+        override_usage = "kubectl isvc-canary rollback [NAME] [flags]",
+        after_help = "Examples:
   kubectl isvc-canary rollback -n kserve-test
-  kubectl isvc-canary rollback sklearn-iris --dry-run=server")]
+  kubectl isvc-canary rollback sklearn-iris --dry-run=server"
+    )]
     Rollback(RollbackArgs),
     /// Turn tag routing on or off and print the latest-/prev- URLs
     #[command(
         override_usage = "kubectl isvc-canary tag-routing [NAME] on|off [flags]",
+        // `tag-routing on`: the one word is on|off; `tag-routing NAME on`: NAME, then on|off.
+        allow_missing_positional = true,
         after_help = "Examples:
   kubectl isvc-canary tag-routing on -n kserve-test
   kubectl isvc-canary tag-routing sklearn-iris on --input ./iris-input.json"
     )]
     TagRouting(TagRoutingArgs),
     /// Show the InferenceService table, the traffic split and the pods of each revision
-    #[command(after_help = "Examples:
+    #[command(
+        override_usage = "kubectl isvc-canary status [NAME] [flags]",
+        after_help = "Examples:
   kubectl isvc-canary status -n kserve-test
   kubectl isvc-canary status sklearn-iris -o json
-  kubectl isvc-canary status -A")]
+  kubectl isvc-canary status -A"
+    )]
     Status(StatusArgs),
     /// Wait until a state holds: ready, promoted, rolled-back or traffic=N
-    #[command(after_help = "Examples:
+    #[command(
+        override_usage = "kubectl isvc-canary wait [NAME] --for=STATE [flags]",
+        after_help = "Examples:
   kubectl isvc-canary wait sklearn-iris --for=ready --timeout 5m
-  kubectl isvc-canary wait --for=traffic=10")]
+  kubectl isvc-canary wait --for=traffic=10"
+    )]
     Wait(WaitArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell)
+    #[command(override_usage = "kubectl isvc-canary completion bash|zsh|fish|powershell [flags]")]
     Completion(CompletionArgs),
     /// Print the version
-    Version,
+    #[command(override_usage = "kubectl isvc-canary version [flags]")]
+    Version(VersionArgs),
     /// Cobra-style completion protocol, used by kubectl_complete-isvc_canary
     #[command(name = "__complete", hide = true)]
     Complete(CompleteArgs),
@@ -157,6 +254,9 @@ pub struct WriteArgs {
     /// How long a failure signal must hold before the wait fails (default 10s)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub fail_window: Option<Duration>,
+    /// Output format (default: the result line)
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    pub output: Option<ObjectFormat>,
 }
 
 impl WriteArgs {
@@ -173,15 +273,6 @@ impl WriteArgs {
     }
 }
 
-/// Splits the `[NAME] X` positionals of `set` and `tag-routing` (clap takes one or two).
-pub fn split_name<'a>(positional: &'a [String], usage: &str) -> Result<(Option<&'a str>, &'a str), Fail> {
-    match positional {
-        [x] => Ok((None, x.as_str())),
-        [name, x] => Ok((Some(name.as_str()), x.as_str())),
-        _ => Err(Fail::new(Exit::Usage, format!("usage: {usage}"))),
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DryRun {
     Client,
@@ -190,9 +281,12 @@ pub enum DryRun {
 
 #[derive(Debug, Clone, Args)]
 pub struct SetArgs {
-    /// [NAME] PERCENT: the InferenceService (optional) and the percent for the latest revision
-    #[arg(value_name = "NAME_OR_PERCENT", num_args = 1..=2, required = true, allow_negative_numbers = true)]
-    pub positional: Vec<String>,
+    /// The InferenceService (default: the only one in the namespace)
+    #[arg(value_name = "NAME", allow_negative_numbers = true)]
+    pub name: Option<String>,
+    /// The percent of traffic for the latest revision: an integer from 0 to 100
+    #[arg(value_name = "PERCENT", allow_negative_numbers = true)]
+    pub percent: String,
     /// New model URI (scheme://...): cuts a new revision that gets PERCENT
     #[arg(long, value_name = "URI")]
     pub model_uri: Option<String>,
@@ -242,9 +336,12 @@ pub struct RollbackArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct TagRoutingArgs {
-    /// [NAME] on|off
-    #[arg(value_name = "NAME_OR_STATE", num_args = 1..=2, required = true)]
-    pub positional: Vec<String>,
+    /// The InferenceService (default: the only one in the namespace)
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+    /// on or off
+    #[arg(value_name = "on|off")]
+    pub state: String,
     /// Request body file for the printed curl commands (-d @FILE)
     #[arg(long, value_name = "FILE")]
     pub input: Option<PathBuf>,
@@ -265,6 +362,9 @@ pub struct StatusArgs {
     /// Keep watching and show each change
     #[arg(short = 'w', long)]
     pub watch: bool,
+    /// Output format (default: the table, and the details with NAME)
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    pub output: Option<StatusFormat>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -283,6 +383,16 @@ pub struct WaitArgs {
     /// How long a failure signal must hold before the wait fails (default 10s)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub fail_window: Option<Duration>,
+    /// Output format (default: the result line)
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    pub output: Option<ObjectFormat>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VersionArgs {
+    /// Output format (default: the version line)
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    pub output: Option<VersionFormat>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -3,10 +3,10 @@
 //! completion (`kubectl_complete-isvc_canary`) and the shell scripts of `completion SHELL` all call.
 //!
 //! The engine walks the clap `Command` tree (subcommands, aliases, flags, possible values), so it
-//! never carries a second list of them. Live names (InferenceServices, namespaces) come from the
-//! cluster named on the line so far (`--kubeconfig`, `--context`, `-n`), within one second in
-//! total, with exec credential plugins forced non-interactive; contexts come from the kubeconfig
-//! alone. Any error offers nothing: stdout carries only candidates and the directive, and stderr
+//! never carries a second list of them. Live names (InferenceServices, namespaces, and the
+//! revisions `--expect-revision` takes) come from the cluster named on the line so far
+//! (`--kubeconfig`, `--context`, `-n`), within one second in total, with exec credential plugins
+//! forced non-interactive; contexts come from the kubeconfig alone. Any error offers nothing: stdout carries only candidates and the directive, and stderr
 //! stays silent unless `ISVC_CANARY_COMPLETE_DEBUG` is set.
 //!
 //! The shell scripts take every word after `__complete --` as typed (the `--` keeps clap from
@@ -21,6 +21,7 @@ use clap::{Arg, ArgAction, CommandFactory};
 
 use crate::cli::{Cli, GlobalArgs, Shell};
 use crate::error::Exit;
+use crate::isvc::{Component, Isvc};
 
 /// Cobra's directives (a bit set).
 pub const DIRECTIVE_ERROR: u8 = 1;
@@ -67,6 +68,9 @@ pub enum Live {
     Namespaces,
     /// Contexts of the kubeconfig: no API call.
     Contexts,
+    /// The revisions named in the status of the InferenceService on the line (`Target::name`),
+    /// or of the only one in the namespace: for `--expect-revision`.
+    Revisions,
 }
 
 /// Where live names come from: the connection flags typed on the line so far.
@@ -76,6 +80,10 @@ pub struct Target {
     pub context: Option<String>,
     pub namespace: Option<String>,
     pub all_namespaces: bool,
+    /// The InferenceService named on the line, if any (for `Live::Revisions`).
+    pub name: Option<String>,
+    /// `--component` on the line (for `Live::Revisions`).
+    pub component: Component,
 }
 
 /// What to answer, before any live lookup: pure, from the words and the clap tree.
@@ -104,9 +112,9 @@ impl Plan {
 
     /// The final answer, with the live names found (if any): filtered, deduplicated, and with
     /// `NoSpace` added when every candidate left ends with `=` (it wants more text).
-    pub fn answer(&self, live_names: Vec<String>) -> (Vec<Candidate>, u8) {
+    pub fn answer(&self, live_names: Vec<Candidate>) -> (Vec<Candidate>, u8) {
         let mut out: Vec<Candidate> = Vec::new();
-        let all = self.candidates.iter().cloned().chain(live_names.into_iter().map(|n| Candidate::new(n, None)));
+        let all = self.candidates.iter().cloned().chain(live_names);
         for c in all {
             if c.value.starts_with(&self.prefix) && !out.iter().any(|o| o.value == c.value) {
                 out.push(c);
@@ -230,6 +238,9 @@ pub fn plan(words: &[String]) -> Plan {
             ("context", Some(v)) => target.context = Some(v.to_string()),
             ("namespace", Some(v)) => target.namespace = Some(v.to_string()),
             ("all_namespaces", _) => target.all_namespaces = true,
+            ("component", Some(v)) => {
+                target.component = <Component as clap::ValueEnum>::from_str(v, false).unwrap_or_default();
+            }
             _ => {}
         }
         seen.push(id);
@@ -287,6 +298,8 @@ pub fn plan(words: &[String]) -> Plan {
         }
         positionals.push(word);
     }
+
+    target.name = name_on_line(node, &positionals);
 
     // The value of a flag typed as its own word.
     if let Some(arg) = pending {
@@ -375,6 +388,7 @@ fn flag_values(p: &mut Plan, arg: &Arg) {
         "namespace" => p.live = Some(Live::Namespaces),
         "context" => p.live = Some(Live::Contexts),
         "kubeconfig" | "input" => p.directive = DIRECTIVE_DEFAULT,
+        "expect_revision" => p.live = Some(Live::Revisions),
         // After `traffic=` comes a number: nothing to offer.
         "for_state" if p.prefix.contains('=') => {}
         "for_state" => p.candidates = FOR_STATES.iter().map(|s| Candidate::new(*s, None)).collect(),
@@ -388,6 +402,61 @@ fn possible_values(arg: &Arg) -> Vec<Candidate> {
         .filter(|v| !v.is_hide_set())
         .map(|v| Candidate::new(v.get_name(), v.get_help().map(|h| h.to_string())))
         .collect()
+}
+
+/// The InferenceService the positional words name: NAME when the command takes one and it was
+/// typed (`set x 10`, `set x`, not `set 10`).
+fn name_on_line(node: &clap::Command, given: &[&str]) -> Option<String> {
+    let mut positionals = node.get_positionals().map(|a| a.get_id().as_str());
+    if positionals.next() != Some("name") {
+        return None;
+    }
+    let first = given.first()?;
+    // `[NAME] X`: one word is NAME only when it cannot be X.
+    let second_slot = positionals.next().is_some();
+    let is_x = match node.get_name() {
+        "set" => crate::rules::parse_percent(first).is_ok(),
+        "tag-routing" => TAG_ROUTING_STATES.contains(first),
+        _ => false,
+    };
+    (!second_slot || given.len() >= 2 || !is_x).then(|| first.to_string())
+}
+
+/// The revision names in an InferenceService's status, for one component: the four markers
+/// (latest created, latest ready, latest rolled out, previous rolled out), then the revisions of
+/// the traffic entries; each once, described by what it is.
+pub fn revision_names(object: &serde_json::Value, c: Component) -> Vec<Candidate> {
+    let s = Isvc::from_value(object.clone()).component_status(c);
+    let mut found: Vec<(String, Vec<String>)> = Vec::new();
+    let mut add = |name: Option<&str>, what: String| {
+        let Some(name) = name.filter(|n| !n.is_empty()) else { return };
+        match found.iter_mut().find(|(n, _)| n == name) {
+            Some((_, whats)) => whats.push(what),
+            None => found.push((name.to_string(), vec![what])),
+        }
+    };
+    add(s.latest_created_revision.as_deref(), "latest created".into());
+    add(s.latest_ready_revision.as_deref(), "latest ready".into());
+    add(s.latest_rolledout_revision.as_deref(), "latest rolled out".into());
+    add(s.previous_rolledout_revision.as_deref(), "previous rolled out".into());
+    for t in &s.traffic {
+        add(t.revision_name.as_deref(), format!("{}%", t.percent.unwrap_or(0)));
+    }
+    found.into_iter().map(|(name, whats)| Candidate::new(name, Some(whats.join(", ")))).collect()
+}
+
+/// The revisions in an answer: the object itself (a GET), or the only item of a list.
+fn revisions_in_answer(answer: &serde_json::Value, c: Component) -> Vec<Candidate> {
+    match answer.get("items").and_then(|i| i.as_array()) {
+        None => revision_names(answer, c),
+        Some(items) => {
+            let more = answer.pointer("/metadata/continue").and_then(|v| v.as_str()).is_some_and(|v| !v.is_empty());
+            match items.as_slice() {
+                [only] if !more => revision_names(only, c),
+                _ => Vec::new(),
+            }
+        }
+    }
 }
 
 /// The values of the next positional argument of a subcommand.
@@ -404,18 +473,18 @@ fn positional_values(p: &mut Plan, node: &clap::Command, given: &[&str]) {
         index -= max;
     }
     let Some((arg, nth)) = slot else { return };
-    let value_name = arg.get_value_names().and_then(|v| v.first()).map(|s| s.as_str()).unwrap_or_default();
     let states = || TAG_ROUTING_STATES.iter().map(|s| Candidate::new(*s, None));
-    match (arg.get_id().as_str(), value_name, nth) {
-        ("name", _, 0) => p.live = Some(Live::Isvcs),
-        (_, "NAME_OR_PERCENT", 0) => p.live = Some(Live::Isvcs),
-        (_, "NAME_OR_STATE", 0) => {
+    // `set` and `tag-routing` take `[NAME] X`: the first word may already be X.
+    match (node.get_name(), arg.get_id().as_str(), nth) {
+        ("tag-routing", "name", 0) => {
             p.candidates.extend(states());
             p.live = Some(Live::Isvcs);
         }
-        (_, "NAME_OR_STATE", 1) if !TAG_ROUTING_STATES.contains(&given[given.len() - 1]) => {
+        (_, "name", 0) => p.live = Some(Live::Isvcs),
+        ("tag-routing", "state", 0) if !TAG_ROUTING_STATES.contains(&given[given.len() - 1]) => {
             p.candidates.extend(states());
         }
+        ("tag-routing", "state", _) => {}
         _ => p.candidates = possible_values(arg),
     }
 }
@@ -426,11 +495,11 @@ fn positional_values(p: &mut Plan, node: &clap::Command, given: &[&str]) {
 /// Names for a live lookup, within `budget`. Runs on its own thread with its own runtime: an
 /// exec credential plugin runs synchronously inside kube, and a hung one must not hold the answer
 /// (the process exits once the answer is printed, whatever that thread is doing).
-async fn live_names(kind: Live, target: &Target, budget: Duration) -> anyhow::Result<Vec<String>> {
+async fn live_names(kind: Live, target: &Target, budget: Duration) -> anyhow::Result<Vec<Candidate>> {
     if kind == Live::Contexts {
         let kubeconfig = crate::client::read_kubeconfig(target.kubeconfig.as_deref())?
             .ok_or_else(|| anyhow::anyhow!("no kubeconfig"))?;
-        return Ok(kubeconfig.contexts.into_iter().map(|c| c.name).collect());
+        return Ok(kubeconfig.contexts.into_iter().map(|c| Candidate::new(c.name, None)).collect());
     }
     let (tx, rx) = tokio::sync::oneshot::channel();
     let target = target.clone();
@@ -449,8 +518,9 @@ async fn live_names(kind: Live, target: &Target, budget: Duration) -> anyhow::Re
     }
 }
 
-/// One metadata-only list request.
-async fn fetch_names(kind: Live, target: &Target, budget: Duration) -> anyhow::Result<Vec<String>> {
+/// One request: a metadata-only list, or for revisions the GET of the named InferenceService (a
+/// list of at most two without a name: the only one's revisions, or none).
+async fn fetch_names(kind: Live, target: &Target, budget: Duration) -> anyhow::Result<Vec<Candidate>> {
     use kube::config::{ExecInteractiveMode, KubeConfigOptions};
     let mut config = match crate::client::read_kubeconfig(target.kubeconfig.as_deref())? {
         Some(mut kubeconfig) => {
@@ -469,22 +539,27 @@ async fn fetch_names(kind: Live, target: &Target, budget: Duration) -> anyhow::R
     config.read_timeout = Some(budget);
     config.write_timeout = Some(budget);
     let namespace = target.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
-    let uri = match kind {
-        Live::Namespaces => "/api/v1/namespaces".to_string(),
-        Live::Isvcs if target.all_namespaces => crate::client::isvc_path(None, None),
-        Live::Isvcs => crate::client::isvc_path(Some(&namespace), None),
+    const METADATA: &str = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json";
+    let (uri, accept) = match kind {
+        Live::Namespaces => ("/api/v1/namespaces".to_string(), METADATA),
+        Live::Isvcs if target.all_namespaces => (crate::client::isvc_path(None, None), METADATA),
+        Live::Isvcs => (crate::client::isvc_path(Some(&namespace), None), METADATA),
+        Live::Revisions => match &target.name {
+            Some(name) => (crate::client::isvc_path(Some(&namespace), Some(name)), "application/json"),
+            None => (format!("{}?limit=2", crate::client::isvc_path(Some(&namespace), None)), "application/json"),
+        },
         Live::Contexts => unreachable!("contexts need no API call"),
     };
     let client = kube::Client::try_from(config)?;
     let request = http::Request::builder()
         .uri(uri)
-        .header(
-            http::header::ACCEPT,
-            "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json",
-        )
+        .header(http::header::ACCEPT, accept)
         .header(http::header::USER_AGENT, crate::client::USER_AGENT)
         .body(Vec::new())?;
     let list: serde_json::Value = client.request(request).await?;
+    if kind == Live::Revisions {
+        return Ok(revisions_in_answer(&list, target.component));
+    }
     let mut names: Vec<String> = list
         .get("items")
         .and_then(|i| i.as_array())
@@ -494,7 +569,7 @@ async fn fetch_names(kind: Live, target: &Target, budget: Duration) -> anyhow::R
         .collect();
     names.sort();
     names.dedup();
-    Ok(names)
+    Ok(names.into_iter().map(|n| Candidate::new(n, None)).collect())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -832,7 +907,12 @@ mod tests {
     fn flag_values_from_possible_values() {
         assert_eq!(values("promote --component ").0, vec!["predictor", "transformer", "explainer"]);
         assert_eq!(values("promote --component=t").0, vec!["transformer"]);
-        assert_eq!(values("status -o ").0, vec!["json", "yaml", "name", "wide"]);
+        assert_eq!(values("status -o ").0, vec!["json", "yaml", "wide"]);
+        assert_eq!(values("set 10 -o ").0, vec!["json", "yaml", "name"]);
+        assert_eq!(values("wait x --output=").0, vec!["json", "yaml", "name"]);
+        assert_eq!(values("version -o ").0, vec!["json"]);
+        // `-o` typed before the subcommand is still read, so the subcommand after it is found.
+        assert_eq!(values("-o json st").0, vec!["status"]);
         assert_eq!(values("status -o=y").0, vec!["yaml"]);
         assert_eq!(values("status --output w").0, vec!["wide"]);
         assert_eq!(values("set 10 --dry-run=").0, vec!["client", "server"]);
@@ -903,7 +983,9 @@ mod tests {
                 kubeconfig: Some("/k".into()),
                 context: Some("c1".into()),
                 namespace: Some("ns1".into()),
-                all_namespaces: false
+                all_namespaces: false,
+                name: None,
+                component: Component::Predictor,
             }
         );
         let p = plan(&words("-nns2 status -A "));
@@ -927,9 +1009,72 @@ mod tests {
     #[test]
     fn live_names_are_filtered_and_deduplicated() {
         let p = plan(&words("status sk"));
-        let (c, d) = p.answer(vec!["sklearn-iris".into(), "xgb".into(), "sklearn-iris".into()]);
+        let names = ["sklearn-iris", "xgb", "sklearn-iris"].map(|n| Candidate::new(n, None));
+        let (c, d) = p.answer(names.to_vec());
         assert_eq!(c, vec![Candidate::new("sklearn-iris", None)]);
         assert_eq!(d, NO_FILE_COMP);
+    }
+
+    #[test]
+    fn expect_revision_completes_revisions_of_the_named_service() {
+        for (line, name) in [
+            ("set x 10 --expect-revision ", Some("x")),
+            ("set x --expect-revision ", Some("x")),
+            ("canary x 10 --expect-revision=", Some("x")),
+            ("set 10 --expect-revision ", None),
+            ("set --expect-revision ", None),
+            ("promote sklearn-iris --expect-revision ", Some("sklearn-iris")),
+            ("promote --expect-revision ", None),
+            ("-n ns promote x --component transformer --expect-revision s", Some("x")),
+        ] {
+            let p = plan(&words(line));
+            assert_eq!(p.live, Some(Live::Revisions), "{line}");
+            assert_eq!(p.target.name.as_deref(), name, "{line}");
+        }
+        let p = plan(&words("promote x --component transformer --expect-revision "));
+        assert_eq!(p.target.component, Component::Transformer);
+        // Only set and promote take the flag.
+        assert_ne!(plan(&words("rollback x --expect-revision ")).live, Some(Live::Revisions));
+    }
+
+    #[test]
+    fn revision_names_come_from_the_markers_and_the_traffic() {
+        let object = serde_json::json!({"metadata": {"name": "m"}, "status": {"components": {
+            "predictor": {
+                "latestCreatedRevision": "m-predictor-00003",
+                "latestReadyRevision": "m-predictor-00003",
+                "latestRolledoutRevision": "m-predictor-00002",
+                "previousRolledoutRevision": "m-predictor-00001",
+                "traffic": [
+                    {"revisionName": "m-predictor-00003", "percent": 10, "latestRevision": true, "tag": "latest"},
+                    {"revisionName": "m-predictor-00002", "percent": 90, "latestRevision": false, "tag": "prev"},
+                    {"revisionName": "m-predictor-00000", "percent": 0}
+                ]},
+            "transformer": {"latestCreatedRevision": "m-transformer-00001", "latestReadyRevision": ""}}}});
+        let got = revision_names(&object, Component::Predictor);
+        let pairs: Vec<(&str, &str)> =
+            got.iter().map(|c| (c.value.as_str(), c.help.as_deref().unwrap_or_default())).collect();
+        assert_eq!(
+            pairs,
+            vec![
+                ("m-predictor-00003", "latest created, latest ready, 10%"),
+                ("m-predictor-00002", "latest rolled out, 90%"),
+                ("m-predictor-00001", "previous rolled out"),
+                ("m-predictor-00000", "0%"),
+            ]
+        );
+        let t = revision_names(&object, Component::Transformer);
+        assert_eq!(t, vec![Candidate::new("m-transformer-00001", Some("latest created".into()))]);
+        assert!(revision_names(&object, Component::Explainer).is_empty());
+        assert!(revision_names(&serde_json::json!({"metadata": {"name": "new"}}), Component::Predictor).is_empty());
+
+        // A list: the only item's revisions; two items, or more to come, offer nothing.
+        let list = |items: Vec<serde_json::Value>, more: &str| serde_json::json!({"kind": "InferenceServiceList", "metadata": {"continue": more}, "items": items});
+        assert_eq!(revisions_in_answer(&list(vec![object.clone()], ""), Component::Predictor).len(), 4);
+        assert!(revisions_in_answer(&list(vec![object.clone(), object.clone()], ""), Component::Predictor).is_empty());
+        assert!(revisions_in_answer(&list(vec![object.clone()], "abc"), Component::Predictor).is_empty());
+        assert!(revisions_in_answer(&list(vec![], ""), Component::Predictor).is_empty());
+        assert_eq!(revisions_in_answer(&object, Component::Predictor), got);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! kubectl-isvc-canary: canary rollouts of KServe InferenceServices.
 //!
-//! `cli` holds the clap definition; `cmd` one module per subcommand; `isvc`, `patch`, `rules`,
-//! `traffic`, `view` and `output` are pure (read, build, decide, render); `wait` judges and
-//! watches; `client` makes the API calls. The behaviour is specified in docs/contract.md.
+//! `cli` holds the clap definition, and `guess` the usage errors that name their fix; `cmd` one
+//! module per subcommand; `isvc`, `patch`, `rules`, `traffic`, `view` and `output` are pure (read,
+//! build, decide, render); `wait` judges and watches; `client` makes the API calls. The behaviour
+//! is specified in docs/contract.md.
 
 pub mod cli;
 pub mod client;
@@ -10,6 +11,7 @@ pub mod cmd;
 pub mod complete;
 pub mod duration;
 pub mod error;
+pub mod guess;
 pub mod isvc;
 pub mod output;
 pub mod patch;

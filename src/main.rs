@@ -1,4 +1,5 @@
-//! `kubectl-isvc_canary`: parse, run, print the error once, exit with its code.
+//! `kubectl-isvc_canary`: guess the likely mistakes, parse, run, print the error once, exit with
+//! its code.
 
 use std::process::ExitCode;
 
@@ -6,6 +7,11 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let words: Vec<String> = std::env::args_os().skip(1).map(|w| w.to_string_lossy().into_owned()).collect();
+    if let Some(message) = isvc_canary::guess::check(&words) {
+        eprintln!("error: {}", isvc_canary::output::sanitize(&message));
+        return ExitCode::from(isvc_canary::error::Exit::Usage.code());
+    }
     let cli = isvc_canary::cli::Cli::parse();
     match isvc_canary::run(cli).await {
         Ok(exit) => ExitCode::from(exit.code()),

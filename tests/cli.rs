@@ -109,10 +109,121 @@ fn help_lists_every_subcommand_and_the_exit_codes() {
 }
 
 #[test]
+fn help_is_kubectls_usage_own_flags_then_global_flags() {
+    let globals = ["--kubeconfig", "--context", "--namespace", "--request-timeout", "--no-headers", "--v", "--yes"];
+    for (sub, usage, own) in [
+        ("set", "kubectl isvc-canary set [NAME] PERCENT [flags]", "--model-uri"),
+        ("canary", "kubectl isvc-canary set [NAME] PERCENT [flags]", "--model-uri"),
+        ("promote", "kubectl isvc-canary promote [NAME] [flags]", "--force"),
+        ("rollback", "kubectl isvc-canary rollback [NAME] [flags]", "--dry-run"),
+        ("tag-routing", "kubectl isvc-canary tag-routing [NAME] on|off [flags]", "--input"),
+        ("status", "kubectl isvc-canary status [NAME] [flags]", "--all-namespaces"),
+        ("wait", "kubectl isvc-canary wait [NAME] --for=STATE [flags]", "--for"),
+        ("completion", "kubectl isvc-canary completion bash|zsh|fish|powershell [flags]", "--help"),
+        ("version", "kubectl isvc-canary version [flags]", "--output"),
+    ] {
+        let out = plugin([sub, "--help"]);
+        out.ok().stdout_has(&format!("Usage: {usage}\n"));
+        let text = &out.stdout;
+        assert!(!text.contains("NAME_OR_") && !text.contains("kubectl-isvc_canary"), "{}", out.describe());
+        let heading = text.find("\nGlobal flags:\n").unwrap_or_else(|| panic!("no Global flags\n{}", out.describe()));
+        let own_at = text.find(own).unwrap();
+        assert!(own_at < heading, "{sub}: {own} is not before the global flags\n{}", out.describe());
+        for g in globals {
+            let at = text.find(&format!("{g} ")).or_else(|| text.find(&format!("{g}\n"))).unwrap();
+            assert!(at > heading, "{sub}: {g} is not under Global flags\n{}", out.describe());
+        }
+    }
+    plugin(["--help"]).ok().stdout_has("Usage: kubectl isvc-canary COMMAND [flags]\n").stdout_has("\nGlobal flags:\n");
+    // Each command's -o lists only the formats it prints (the help wraps: compare words).
+    let words = |args: &[&str]| plugin(args).stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (sub, formats) in [
+        ("set", "json, yaml, name]"),
+        ("wait", "json, yaml, name]"),
+        ("status", "json, yaml, wide]"),
+        ("version", "[possible values: json]"),
+    ] {
+        let text = words(&[sub, "--help"]);
+        let at = text.find("-o, --output <FORMAT>").unwrap_or_else(|| panic!("{sub}: no -o\n{text}"));
+        let values = &text[at..];
+        let values = &values[..values.find(']').unwrap() + 1];
+        assert!(values.ends_with(formats), "{sub}: {values}");
+    }
+}
+
+#[test]
+fn bare_command_prints_the_help_on_stdout() {
+    let out = plugin(Vec::<&str>::new());
+    out.ok().stdout_has("Usage: kubectl isvc-canary COMMAND [flags]").stdout_has("Commands:");
+    assert!(out.stderr.is_empty(), "{}", out.describe());
+    assert_eq!(out.stdout, plugin(["--help"]).stdout);
+}
+
+#[test]
 fn version_flag_and_subcommand() {
     let want = format!("kubectl-isvc_canary {}\n", env!("CARGO_PKG_VERSION"));
     plugin(["--version"]).ok().stdout_is(&want);
     plugin(["version"]).ok().stdout_is(&want);
+    let json = format!("{{\"version\":\"{}\"}}\n", env!("CARGO_PKG_VERSION"));
+    plugin(["version", "-o", "json"]).ok().stdout_is(&json);
+    // Before the subcommand, as before.
+    plugin(["-o", "json", "version"]).ok().stdout_is(&json);
+    plugin(["version", "-o", "yaml"]).code(2);
+}
+
+#[test]
+fn each_command_takes_only_its_output_formats() {
+    let (config, server) = unreachable();
+    let c = config.to_str().unwrap();
+    for args in [
+        vec!["set", "x", "10", "-o", "wide"],
+        vec!["promote", "x", "-o", "wide"],
+        vec!["rollback", "x", "--output=wide"],
+        vec!["tag-routing", "x", "on", "-o", "wide"],
+        vec!["wait", "x", "--for=ready", "-o", "wide"],
+        vec!["status", "-o", "name"],
+        vec!["-o", "name", "status"],
+        vec!["-o", "wide", "promote", "x"],
+    ] {
+        let out = plugin([&["--kubeconfig", c][..], &args[..]].concat());
+        out.code(2);
+        assert!(!out.stderr.contains(&server), "refused before any request\n{}", out.describe());
+    }
+    // Accepted formats get to the request (exit 1: nothing listens), on either side.
+    for args in [
+        vec!["set", "x", "10", "-o", "name"],
+        vec!["status", "-o", "wide"],
+        vec!["-o", "json", "status"],
+        vec!["-o", "yaml", "promote", "x"],
+    ] {
+        plugin([&["--kubeconfig", c][..], &args[..]].concat()).code(1).stderr_has(&server);
+    }
+}
+
+#[test]
+fn mistakes_are_named_with_their_fix_before_any_request() {
+    let (config, server) = unreachable();
+    let c = config.to_str().unwrap();
+    for (args, want) in [
+        (vec!["set", "10", "gs://b/model"], "did you mean --model-uri gs://b/model?"),
+        (vec!["set", "sklearn-iris", "10", "s3://m/v3"], "did you mean --model-uri s3://m/v3?"),
+        (vec!["promote", "gs://b/model"], "--model-uri gs://b/model"),
+        (vec!["set", "sklearn-iris"], "PERCENT is missing: kubectl isvc-canary set sklearn-iris PERCENT"),
+        (vec!["canary", "sklearn-iris", "--wait"], "PERCENT is missing: kubectl isvc-canary set sklearn-iris PERCENT"),
+        (vec!["set"], "PERCENT is missing: kubectl isvc-canary set [NAME] PERCENT"),
+        (vec!["set", "sklearn-iris", "10", "--dry-run", "client"], "use --dry-run=client"),
+        (vec!["set", "10", "--dry-run", "server"], "use --dry-run=server"),
+        (vec!["promote", "--dry-run", "client"], "use --dry-run=client"),
+        (vec!["set", "a", "10", "extra"], "unexpected argument 'extra'"),
+        (vec!["promote", "a", "b"], "unexpected argument 'b'"),
+        (vec!["tag-routing"], "on or off is missing"),
+    ] {
+        let out = plugin([&["--kubeconfig", c][..], &args[..]].concat());
+        out.code(2).stderr_has(want);
+        assert_eq!(out.stderr.lines().count(), 1, "one line\n{}", out.describe());
+        assert!(out.stderr.starts_with("error: "), "{}", out.describe());
+        assert!(!out.stderr.contains(&server) && out.stdout.is_empty(), "{}", out.describe());
+    }
 }
 
 #[test]
@@ -123,7 +234,9 @@ fn every_bad_percent_is_a_usage_error() {
     for p in bad {
         for args in [vec!["set", p], vec!["set", "sklearn-iris", p], vec!["canary", "sklearn-iris", p]] {
             let out = plugin([&["--kubeconfig", config.as_str()][..], &args[..]].concat());
-            out.code(2).stderr_has(PERCENT_MESSAGE);
+            // `set ten`: one word that can be a name but not a percent is a NAME without PERCENT.
+            let want = if args.len() == 2 && p == "ten" { "PERCENT is missing" } else { PERCENT_MESSAGE };
+            out.code(2).stderr_has(want);
             assert!(out.stdout.is_empty(), "nothing on stdout\n{}", out.describe());
         }
     }

@@ -375,7 +375,12 @@ fn bash_script_completes_through_the_engine() {
     assert_eq!(bash_complete("kubectl-isvc_canary pro", &["kubectl-isvc_canary", "pro"]), vec!["promote"]);
     assert_eq!(
         bash_complete("kubectl-isvc_canary status -o ", &["kubectl-isvc_canary", "status", "-o", ""]),
-        vec!["json", "yaml", "name", "wide"]
+        vec!["json", "yaml", "wide"]
+    );
+    // `-o` offers only what the command prints.
+    assert_eq!(
+        bash_complete("kubectl-isvc_canary set 10 -o ", &["kubectl-isvc_canary", "set", "10", "-o", ""]),
+        vec!["json", "yaml", "name"]
     );
     // bash splits `--for=r` at `=`: the reply replaces only `r`.
     assert_eq!(
@@ -519,6 +524,92 @@ fn live_lookups_fail_quietly_and_fast() {
         assert_eq!(String::from_utf8_lossy(&out.stdout), "ctx-a\nctx-b\n:4\n");
     }
     drop(listener);
+}
+
+/// A stand-in API server that answers every request with `body` (200, JSON) and records the
+/// request lines it got.
+fn answering_server(body: String) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let head = String::from_utf8_lossy(&buf);
+            log.lock().unwrap().push(head.lines().next().unwrap_or_default().to_string());
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(resp.as_bytes());
+        }
+    });
+    (format!("http://{addr}"), seen)
+}
+
+#[test]
+fn expect_revision_completes_the_revisions_of_the_named_service() {
+    let object = serde_json::json!({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+        "metadata": {"name": "sklearn-iris", "namespace": "ns1"},
+        "status": {"components": {"predictor": {
+            "latestCreatedRevision": "sklearn-iris-predictor-00002",
+            "latestReadyRevision": "sklearn-iris-predictor-00002",
+            "latestRolledoutRevision": "sklearn-iris-predictor-00001",
+            "traffic": [
+                {"revisionName": "sklearn-iris-predictor-00002", "percent": 10, "latestRevision": true},
+                {"revisionName": "sklearn-iris-predictor-00001", "percent": 90, "latestRevision": false}]}}}});
+    let tmp = tempdir("complete-revisions");
+    for (label, body, words, want_path) in [
+        (
+            "named",
+            object.to_string(),
+            vec!["promote", "sklearn-iris", "--expect-revision", ""],
+            "/apis/serving.kserve.io/v1beta1/namespaces/ns1/inferenceservices/sklearn-iris ",
+        ),
+        (
+            "the only one",
+            serde_json::json!({"kind": "InferenceServiceList", "metadata": {}, "items": [object]}).to_string(),
+            vec!["set", "10", "--expect-revision=sk"],
+            "/apis/serving.kserve.io/v1beta1/namespaces/ns1/inferenceservices?limit=2 ",
+        ),
+    ] {
+        let (server, seen) = answering_server(body);
+        let kubeconfig = tmp.join(format!("{}.yaml", label.replace(' ', "-")));
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\ncontexts:\n- name: ctx\n  context: {{cluster: c, user: u, namespace: ns1}}\ncurrent-context: ctx\nusers:\n- name: u\n  user: {{token: t}}\n"
+            ),
+        )
+        .unwrap();
+        let out = Command::new(BIN)
+            .args(["__complete", "--", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .args(&words)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{label}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "sklearn-iris-predictor-00002\tlatest created, latest ready, 10%\n\
+             sklearn-iris-predictor-00001\tlatest rolled out, 90%\n:4\n",
+            "{label}"
+        );
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1, "{label}: one request, got {seen:?}");
+        assert!(seen[0].starts_with("GET ") && seen[0].contains(want_path), "{label}: {seen:?}");
+    }
 }
 
 #[cfg(unix)]

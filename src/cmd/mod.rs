@@ -11,8 +11,9 @@ mod tag_routing;
 mod wait;
 
 use anyhow::Result;
+use clap::CommandFactory;
 
-use crate::cli::{Cli, Command, GlobalArgs, OutputFormat};
+use crate::cli::{Cli, Command, GlobalArgs, ObjectFormat, OutputFormat, StatusFormat, VersionFormat, formats};
 use crate::client::Kube;
 use crate::error::{Exit, fail};
 use crate::terminal::Terminal;
@@ -22,31 +23,32 @@ pub struct Ctx {
     pub global: GlobalArgs,
     pub kube: Kube,
     pub term: Terminal,
+    output: Option<OutputFormat>,
 }
 
-/// The `-o` formats of commands that print an object, and of `status`.
-const OBJECT_OUTPUT: &[OutputFormat] = &[OutputFormat::Json, OutputFormat::Yaml, OutputFormat::Name];
-const STATUS_OUTPUT: &[OutputFormat] = &[OutputFormat::Json, OutputFormat::Yaml, OutputFormat::Wide];
-
 impl Ctx {
-    /// Checks `-o` against what the command prints, then connects.
-    async fn new(global: GlobalArgs, outputs: &[OutputFormat]) -> Result<Ctx> {
-        check_output(&global, outputs)?;
+    async fn new(global: GlobalArgs, output: Option<OutputFormat>) -> Result<Ctx> {
         let term = Terminal::detect(&global);
         let kube = Kube::connect(&global).await?;
-        Ok(Ctx { global, kube, term })
+        Ok(Ctx { global, kube, term, output })
     }
 
+    /// `-o`, whichever side of the subcommand it was typed on.
     pub fn output(&self) -> Option<OutputFormat> {
-        self.global.output
+        self.output
     }
 }
 
 pub async fn dispatch(cli: Cli) -> Result<Exit> {
     let Cli { global, command } = cli;
+    let Some(command) = command else {
+        // A bare `kubectl isvc-canary`: the help, on stdout, exit 0 (as kubectl).
+        Cli::command().print_long_help()?;
+        return Ok(Exit::Ok);
+    };
     match command {
-        Command::Version => {
-            if global.output == Some(OutputFormat::Json) {
+        Command::Version(args) => {
+            if output::<VersionFormat>(&global, args.output)? == Some(OutputFormat::Json) {
                 println!("{{\"version\":\"{}\"}}", env!("CARGO_PKG_VERSION"));
             } else {
                 println!("kubectl-isvc_canary {}", env!("CARGO_PKG_VERSION"));
@@ -55,29 +57,48 @@ pub async fn dispatch(cli: Cli) -> Result<Exit> {
         }
         Command::Completion(args) => completion::run(&args),
         Command::Complete(args) => Ok(crate::complete::run(&global, &args.words).await),
-        Command::Set(args) => set::run(&Ctx::new(global, OBJECT_OUTPUT).await?, &args).await,
-        Command::Promote(args) => promote::run(&Ctx::new(global, OBJECT_OUTPUT).await?, &args).await,
-        Command::Rollback(args) => rollback::run(&Ctx::new(global, OBJECT_OUTPUT).await?, &args).await,
-        Command::TagRouting(args) => tag_routing::run(&Ctx::new(global, OBJECT_OUTPUT).await?, &args).await,
-        Command::Status(args) => status::run(&Ctx::new(global, STATUS_OUTPUT).await?, &args).await,
-        Command::Wait(args) => wait::run(&Ctx::new(global, OBJECT_OUTPUT).await?, &args).await,
+        Command::Set(args) => {
+            let o = output::<ObjectFormat>(&global, args.write.output)?;
+            set::run(&Ctx::new(global, o).await?, &args).await
+        }
+        Command::Promote(args) => {
+            let o = output::<ObjectFormat>(&global, args.write.output)?;
+            promote::run(&Ctx::new(global, o).await?, &args).await
+        }
+        Command::Rollback(args) => {
+            let o = output::<ObjectFormat>(&global, args.write.output)?;
+            rollback::run(&Ctx::new(global, o).await?, &args).await
+        }
+        Command::TagRouting(args) => {
+            let o = output::<ObjectFormat>(&global, args.write.output)?;
+            tag_routing::run(&Ctx::new(global, o).await?, &args).await
+        }
+        Command::Status(args) => {
+            let o = output::<StatusFormat>(&global, args.output)?;
+            status::run(&Ctx::new(global, o).await?, &args).await
+        }
+        Command::Wait(args) => {
+            let o = output::<ObjectFormat>(&global, args.output)?;
+            wait::run(&Ctx::new(global, o).await?, &args).await
+        }
     }
 }
 
-/// `-o` is global, but not every format makes sense for every command.
-fn check_output(global: &GlobalArgs, allowed: &[OutputFormat]) -> Result<()> {
-    match global.output {
+/// The command's `-o` (clap offered and checked only its formats), else an `-o` typed before the
+/// subcommand, checked here against the same formats `F`, before any request.
+fn output<F>(global: &GlobalArgs, own: Option<F>) -> Result<Option<OutputFormat>>
+where
+    F: clap::ValueEnum + Into<OutputFormat> + Copy,
+{
+    if let Some(f) = own {
+        return Ok(Some(f.into()));
+    }
+    let allowed = formats::<F>();
+    match global.output_before_command {
         Some(f) if !allowed.contains(&f) => {
-            let names: Vec<String> = allowed.iter().map(|f| format!("{f:?}").to_lowercase()).collect();
-            Err(fail(
-                Exit::Usage,
-                format!(
-                    "-o {} is not available here (use one of: {})",
-                    format!("{f:?}").to_lowercase(),
-                    names.join(", ")
-                ),
-            ))
+            let names: Vec<&str> = allowed.iter().map(|f| f.name()).collect();
+            Err(fail(Exit::Usage, format!("-o {} is not available here (use one of: {})", f.name(), names.join(", "))))
         }
-        _ => Ok(()),
+        other => Ok(other),
     }
 }

@@ -4,14 +4,14 @@ use anyhow::Result;
 
 use super::Ctx;
 use super::mutate::{self, Mutation};
-use crate::cli::{SetArgs, split_name};
+use crate::cli::SetArgs;
 use crate::error::Exit;
 use crate::rules::{SetRequest, parse_percent, plan_set, validate_model_uri};
 use crate::wait::Goal;
 
 pub async fn run(ctx: &Ctx, args: &SetArgs) -> Result<Exit> {
-    let (name, percent_text) = split_name(&args.positional, "set [NAME] PERCENT")?;
-    let percent = parse_percent(percent_text)?;
+    let name = args.name.as_deref();
+    let percent = parse_percent(&args.percent)?;
     if let Some(uri) = &args.model_uri {
         validate_model_uri(uri)?;
     }

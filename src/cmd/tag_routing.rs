@@ -5,7 +5,7 @@ use anyhow::Result;
 
 use super::Ctx;
 use super::mutate::{self, Mutation};
-use crate::cli::{TagRoutingArgs, split_name};
+use crate::cli::TagRoutingArgs;
 use crate::error::{Exit, fail};
 use crate::isvc::{Component, Isvc};
 use crate::resolve::resolve;
@@ -13,8 +13,8 @@ use crate::rules::{check_mode, plan_tag_routing};
 use crate::wait::Goal;
 
 pub async fn run(ctx: &Ctx, args: &TagRoutingArgs) -> Result<Exit> {
-    let (name, state) = split_name(&args.positional, "tag-routing [NAME] on|off")?;
-    let on = match (name, state) {
+    let name = args.name.as_deref();
+    let on = match (name, args.state.as_str()) {
         (_, "on") => true,
         (_, "off") => false,
         // `tag-routing NAME`: no change asked, so show where it stands.
