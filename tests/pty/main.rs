@@ -7,7 +7,8 @@
 //!   held open or released by the test)
 //! - `objects`: a Knative-mode InferenceService through a canary, its Tables, revisions, pods
 //! - `term`: the pty, the emulator, waiting on the screen, the exit code and the cursor
-//! - `prompts`: Ctrl-C (and no) at the confirmation and in the picker
+//! - `prompts`: Ctrl-C (and no) at the confirmation and in the picker; Ctrl-C after a yes while
+//!   the write is under way
 //! - `waits`: Ctrl-C while the spinner shows, with and without a prompt before it; an error
 //!   while it shows
 //! - `watch`: `status --watch` redrawn at 80, 120 and 250 columns equals a fresh render

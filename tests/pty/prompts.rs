@@ -1,9 +1,11 @@
 //! Leaving a prompt: Ctrl-C at "Apply to …?" and in the InferenceService picker, read as a key or
 //! as a signal, ends with exit 130, the cursor shown and one line saying nothing was changed.
 
+use std::time::{Duration, Instant};
+
 use crate::objects::{NAME, State, isvc_list_path, isvc_path, list};
-use crate::stub::{Reply, Route, Stub};
-use crate::term::{CTRL_C, Session};
+use crate::stub::{End, Reply, Route, Stub, Watch};
+use crate::term::{CTRL_C, LIMIT, Session};
 
 /// One InferenceService, deployed; any PATCH would be recorded (and answered 404).
 fn one() -> Stub {
@@ -87,4 +89,25 @@ fn ctrl_c_at_the_confirmation_after_picking_changes_nothing() {
     let end = s.end();
     end.code(130).row_starts("error: interrupted: nothing was changed").cursor_visible();
     no_write(&stub);
+}
+
+#[test]
+fn ctrl_c_after_yes_while_the_write_is_under_way_says_it_may_be_applied() {
+    let stub = one();
+    // The PATCH is answered with headers and a body that never ends: the write is in flight.
+    stub.on(Route::patch(isvc_path(NAME)), [Watch::new().end(End::Hold)]);
+    let mut s = Session::start(&stub, &["set", NAME, "10"], 24, 100);
+    s.wait_text("Apply to team-a/iris?");
+    s.send(b"y");
+    let deadline = Instant::now() + LIMIT;
+    while !stub.requests().iter().any(|r| r.method == "PATCH") {
+        assert!(Instant::now() < deadline, "no PATCH was sent:\n{}", s.screen().show());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    s.send(CTRL_C);
+    let end = s.end();
+    end.code(130)
+        .row_starts("error: interrupted after the change was confirmed: it may have been applied")
+        .cursor_visible()
+        .cooked();
 }
