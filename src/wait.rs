@@ -261,6 +261,10 @@ impl Waiter {
 
     /// Waits until the goal holds (the last object seen), or fails with 3, 4, 7 or 130.
     pub async fn run(mut self, term: &Terminal, req: &WaitRequest) -> Result<Isvc> {
+        // One Ctrl-C listener for the whole wait, installed before the spinner shows: a fresh one
+        // per turn of the loop would miss a signal between two turns, and one installed later
+        // would let an early Ctrl-C end the process without the undo note.
+        let mut interrupted = crate::terminal::ctrl_c();
         let spinner = term.spinner();
         let started = Instant::now();
         let deadline = started + req.limits.timeout;
@@ -269,10 +273,6 @@ impl Waiter {
         // Pods are listed only when everything else holds; `None` = cannot list (forbidden).
         let mut can_list_pods = true;
         let min_scale = min_scale(&self.last, req.component);
-        // One Ctrl-C listener for the whole wait: a fresh one per turn of the loop would miss a
-        // signal that arrives between two turns (and tokio has replaced the default action).
-        let interrupted = tokio::signal::ctrl_c();
-        tokio::pin!(interrupted);
         loop {
             let isvc = self.last.clone();
             if let Some(guard) = &req.guarded_spec

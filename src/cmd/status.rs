@@ -137,21 +137,36 @@ fn reason(err: &anyhow::Error, permission: &str) -> String {
 }
 
 /// `status --watch`: redraw in place on a terminal, else one line (or JSON object) per change.
+///
+/// On a terminal each change replaces the previous frame (`Redraw`): the screen then shows what
+/// one `status` run would show, at any width. A warning printed between frames is covered by the
+/// next one, which is drawn as soon as the reads succeed again.
 async fn watch(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
     let tty = std::io::stdout().is_terminal();
+    let in_place = tty && ctx.output().is_none();
+    // stderr's lines land among the frames only when it is the same terminal.
+    let stderr_tty = std::io::stderr().is_terminal();
     let json = ctx.output() == Some(OutputFormat::Json);
     let mut last_key: Option<Value> = None;
-    let mut lines_drawn = 0usize;
-    // One Ctrl-C listener for the whole watch, so that a Ctrl-C during a read is not lost.
-    let interrupted = tokio::signal::ctrl_c();
-    tokio::pin!(interrupted);
+    let mut redraw = crate::terminal::Redraw::default();
+    // One Ctrl-C listener for the whole watch, installed before the first read, so that a
+    // Ctrl-C during a read is not lost.
+    let mut interrupted = crate::terminal::ctrl_c();
     loop {
         let snapshot = Snapshot::read(ctx, &StatusArgs { watch: false, ..args.clone() }).await;
         let snapshot = match snapshot {
             Ok(s) => s,
             Err(e) if exit_of(&e) == Exit::Failure => {
-                eprintln!("warning: {e:#} (retrying)");
-                tokio::time::sleep(Duration::from_secs(2)).await;
+                let warning = format!("warning: {} (retrying)\n", crate::output::sanitize(&format!("{e:#}")));
+                let _ = std::io::stderr().write_all(warning.as_bytes());
+                if in_place && stderr_tty {
+                    redraw.count(&warning);
+                    last_key = None;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    _ = &mut interrupted => return Ok(end_watch(in_place)),
+                }
                 continue;
             }
             Err(e) => return Err(e),
@@ -166,14 +181,18 @@ async fn watch(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
                     obj["observedAt"] = Value::from(now.clone());
                     writeln!(stdout, "{}", serde_json::to_string(&obj)?)?;
                 }
-            } else if tty && ctx.output().is_none() {
+            } else if in_place {
+                // Back to the top of the previous frame (and what followed it) and clear it, then
+                // the new frame. Rendering may print "No resources found" on stderr: after the
+                // clear, and counted as part of the frame.
+                write!(stdout, "{}", redraw.top(crate::terminal::stdout_width()))?;
+                stdout.flush()?;
                 let text = snapshot.render(ctx, args)?;
-                // Move up over the previous frame and clear it: no scrollback flood.
-                if lines_drawn > 0 {
-                    write!(stdout, "\x1b[{lines_drawn}A\x1b[J")?;
+                if snapshot.rows.is_empty() && stderr_tty {
+                    redraw.count("No resources found\n");
                 }
                 write!(stdout, "{text}")?;
-                lines_drawn = text.lines().count();
+                redraw.count(&text);
             } else {
                 for v in &snapshot.views {
                     writeln!(stdout, "{}", watch_line(&now, v))?;
@@ -190,9 +209,20 @@ async fn watch(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(700)) => {}
-            _ = &mut interrupted => return Ok(Exit::Ok),
+            _ = &mut interrupted => return Ok(end_watch(in_place)),
         }
     }
+}
+
+/// Ctrl-C ends the watch with exit 0. Redrawing in place, the last frame stays as it is and the
+/// terminal's `^C` echo under it is wiped, so that the prompt that follows starts on a clean line.
+fn end_watch(in_place: bool) -> Exit {
+    if in_place {
+        let mut stdout = std::io::stdout();
+        let _ = stdout.write_all(b"\r\x1b[K\x1b[?25h");
+        let _ = stdout.flush();
+    }
+    Exit::Ok
 }
 
 /// What counts as a change: the views and rows without AGE.

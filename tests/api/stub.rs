@@ -1,10 +1,16 @@
 //! A scripted Kubernetes API server on loopback (plain HTTP/1.1, one thread per connection).
+//! Shared by the `api` and `pty` test targets. For tests that follow a person's pace rather than a
+//! clock (pty): a rule whose reply a function computes at each request ([`Stub::on_fn`], e.g. from
+//! a state the test moves forward), and a watch step that waits for the test's go
+//! ([`Watch::when`]).
 //!
 //! A test gives rules: a [`Route`] (method, path, a predicate on the query) and the replies it
 //! answers in turn, the last one repeating. Every request is recorded before it is answered, so
 //! once the plugin has exited the log is complete. Replies are JSON bodies (with a status and
 //! extra headers) or watches: a chunked stream of newline-terminated events sent over time, that
 //! ends cleanly, is cut in the middle, or is held open until the client goes away.
+
+#![allow(dead_code)]
 //!
 //! Connections are kept alive the way the API server keeps them (kube's hyper client pools them):
 //! after a reply the next request is read from the same connection, until the client closes it.
@@ -89,11 +95,38 @@ impl Reply {
     }
 }
 
-/// A watch response: steps sent in order, each after its delay, then an ending.
+/// A watch response: steps sent in order, each after its delay (or once its gate opens), then an
+/// ending.
 #[derive(Clone, Debug, Default)]
 pub struct Watch {
-    steps: Vec<(Duration, String)>,
+    steps: Vec<(Step, String)>,
     end: End,
+}
+
+/// When a watch step is sent.
+#[derive(Clone, Debug)]
+enum Step {
+    After(Duration),
+    /// Once the test opens the gate ([`Gate::open`]).
+    When(Gate),
+}
+
+/// A flag the test raises to let a watch step go.
+#[derive(Clone, Debug, Default)]
+pub struct Gate(Arc<AtomicBool>);
+
+impl Gate {
+    pub fn new() -> Gate {
+        Gate::default()
+    }
+
+    pub fn open(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    fn is_open(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 /// How a watch response ends.
@@ -115,13 +148,19 @@ impl Watch {
 
     /// One event (`{"type":..,"object":..}`) as one line, `after_ms` after the previous step.
     pub fn event(mut self, after_ms: u64, event: Value) -> Watch {
-        self.steps.push((Duration::from_millis(after_ms), format!("{event}\n")));
+        self.steps.push((Step::After(Duration::from_millis(after_ms)), format!("{event}\n")));
+        self
+    }
+
+    /// One event, sent once `gate` is open.
+    pub fn when(mut self, gate: &Gate, event: Value) -> Watch {
+        self.steps.push((Step::When(gate.clone()), format!("{event}\n")));
         self
     }
 
     /// Raw bytes (e.g. the first part of an event line).
     pub fn raw(mut self, after_ms: u64, text: impl Into<String>) -> Watch {
-        self.steps.push((Duration::from_millis(after_ms), text.into()));
+        self.steps.push((Step::After(Duration::from_millis(after_ms)), text.into()));
         self
     }
 
@@ -192,10 +231,14 @@ impl Recorded {
     }
 }
 
+/// A reply computed at each request.
+type Answer = Box<dyn Fn(&Recorded) -> Reply + Send + Sync>;
+
 struct Rule {
     route: Route,
     replies: Vec<Reply>,
     served: usize,
+    answer: Option<Answer>,
 }
 
 #[derive(Default)]
@@ -239,7 +282,14 @@ impl Stub {
     pub fn on(&self, route: Route, replies: impl IntoIterator<Item = Reply>) -> &Stub {
         let replies: Vec<Reply> = replies.into_iter().collect();
         assert!(!replies.is_empty(), "a rule needs at least one reply ({})", route.label);
-        self.shared.rules.lock().expect("rules").push(Rule { route, replies, served: 0 });
+        self.shared.rules.lock().expect("rules").push(Rule { route, replies, served: 0, answer: None });
+        self
+    }
+
+    /// Adds a rule whose reply `answer` computes at each request it matches.
+    pub fn on_fn(&self, route: Route, answer: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> &Stub {
+        let rule = Rule { route, replies: Vec::new(), served: 0, answer: Some(Box::new(answer)) };
+        self.shared.rules.lock().expect("rules").push(rule);
         self
     }
 
@@ -279,7 +329,10 @@ fn serve(stream: TcpStream, shared: &Shared) {
 fn pick(shared: &Shared, request: &mut Recorded) -> Reply {
     let mut rules = shared.rules.lock().expect("rules");
     let reply = rules.iter_mut().find(|rule| rule.route.matches(request)).map(|rule| {
-        let reply = rule.replies[rule.served.min(rule.replies.len() - 1)].clone();
+        let reply = match &rule.answer {
+            Some(answer) => answer(request),
+            None => rule.replies[rule.served.min(rule.replies.len() - 1)].clone(),
+        };
         rule.served += 1;
         request.rule = Some(rule.route.label.clone());
         reply
@@ -432,8 +485,12 @@ fn play(input: &BufReader<TcpStream>, out: &mut TcpStream, watch: &Watch) -> boo
     if out.write_all(head.as_bytes()).and_then(|()| out.flush()).is_err() {
         return false;
     }
-    for (delay, text) in &watch.steps {
-        if !pause(input.get_ref(), *delay) {
+    for (step, text) in &watch.steps {
+        let open = match step {
+            Step::After(delay) => pause(input.get_ref(), *delay),
+            Step::When(gate) => hold_until(input.get_ref(), gate),
+        };
+        if !open {
             return false;
         }
         let chunk = format!("{:x}\r\n{text}\r\n", text.len());
@@ -446,6 +503,18 @@ fn play(input: &BufReader<TcpStream>, out: &mut TcpStream, watch: &Watch) -> boo
         End::Hold if !pause(input.get_ref(), HOLD_LIMIT) => false,
         End::Clean | End::Hold => out.write_all(b"0\r\n\r\n").and_then(|()| out.flush()).is_ok(),
     }
+}
+
+/// Waits for the gate, watching the connection; false as soon as the client has closed it (or
+/// after [`HOLD_LIMIT`]).
+fn hold_until(stream: &TcpStream, gate: &Gate) -> bool {
+    let deadline = Instant::now() + HOLD_LIMIT;
+    while !gate.is_open() {
+        if Instant::now() >= deadline || !pause(stream, Duration::from_millis(20)) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Waits `d`, watching the connection; false as soon as the client has closed it.
