@@ -2,55 +2,14 @@
 //! the stub (token user, namespace set), stdin null, a clean environment, and a time limit so that
 //! a hanging command fails its test instead of hanging the run.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::objects::{NS, isvc_list_path};
 use crate::proc::{Cmd, Output};
-use crate::stub::{Recorded, Stub};
+use crate::stub::{Recorded, Stub, scratch};
 
 /// A command that has not ended within this is killed (only a bound on hangs, never a verdict).
 const LIMIT: Duration = Duration::from_secs(30);
-
-/// A fresh directory under cargo's per-target temporary directory.
-fn scratch(tag: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "api-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create scratch dir");
-    dir
-}
-
-fn kubeconfig(server: &str) -> PathBuf {
-    let path = scratch("kubeconfig").join("config");
-    let text = format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: stub
-  cluster:
-    server: {server}
-users:
-- name: tester
-  user:
-    token: stub-token
-contexts:
-- name: stub
-  context:
-    cluster: stub
-    user: tester
-    namespace: {NS}
-current-context: stub
-"
-    );
-    std::fs::write(&path, text).expect("write kubeconfig");
-    path
-}
 
 /// What one run did: the command's output and every request the stub received meanwhile.
 pub struct Run {
@@ -60,7 +19,7 @@ pub struct Run {
 
 /// Runs `kubectl-isvc_canary --kubeconfig K ARGS...` against the stub.
 pub fn run(stub: &Stub, args: &[&str]) -> Run {
-    let config = kubeconfig(&stub.url());
+    let config = stub.kubeconfig(NS);
     let out = Cmd::plugin()
         .env("HOME", scratch("home").display().to_string())
         .env_remove("KUBERNETES_SERVICE_HOST")

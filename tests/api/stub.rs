@@ -17,7 +17,8 @@
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -540,4 +541,47 @@ fn pause(stream: &TcpStream, d: Duration) -> bool {
     }
     let _ = stream.set_read_timeout(None);
     open
+}
+
+/// A fresh directory under cargo's per-target temporary directory.
+pub fn scratch(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "stub-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+impl Stub {
+    /// A kubeconfig pointing at this stub over plain HTTP (token user, namespace `ns`).
+    pub fn kubeconfig(&self, ns: &str) -> PathBuf {
+        let path = scratch("kubeconfig").join("config");
+        let text = format!(
+            "apiVersion: v1
+kind: Config
+clusters:
+- name: stub
+  cluster:
+    server: {server}
+users:
+- name: tester
+  user:
+    token: stub-token
+contexts:
+- name: stub
+  context:
+    cluster: stub
+    user: tester
+    namespace: {ns}
+current-context: stub
+",
+            server = self.url()
+        );
+        std::fs::write(&path, text).expect("write kubeconfig");
+        path
+    }
 }

@@ -6,15 +6,13 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::process::Child;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::objects::NS;
-use crate::stub::Stub;
+use crate::stub::{Stub, scratch};
 
 /// How long a test waits for a screen or an exit (only a bound on hangs, never a verdict).
 pub const LIMIT: Duration = Duration::from_secs(20);
@@ -22,46 +20,6 @@ pub const LIMIT: Duration = Duration::from_secs(20);
 /// Ctrl-C as the terminal sends it: the line discipline turns it into SIGINT (or, on a raw
 /// terminal, the program reads it as a key).
 pub const CTRL_C: &[u8] = b"\x03";
-
-/// A fresh directory under cargo's per-target temporary directory.
-fn scratch(tag: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "pty-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create scratch dir");
-    dir
-}
-
-/// A kubeconfig pointing at the stub over plain HTTP (token user, namespace set).
-fn kubeconfig(server: &str) -> PathBuf {
-    let path = scratch("kubeconfig").join("config");
-    let text = format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: stub
-  cluster:
-    server: {server}
-users:
-- name: tester
-  user:
-    token: stub-token
-contexts:
-- name: stub
-  context:
-    cluster: stub
-    user: tester
-    namespace: {NS}
-current-context: stub
-"
-    );
-    std::fs::write(&path, text).expect("write kubeconfig");
-    path
-}
 
 /// The plugin running in a pseudo-terminal.
 pub struct Session {
@@ -137,7 +95,7 @@ impl Session {
     pub fn start(stub: &Stub, args: &[&str], rows: u16, cols: u16) -> Session {
         let (pty, pts) = pty_process::blocking::open().expect("open a pty");
         pty.resize(pty_process::Size::new(rows, cols)).expect("size the pty");
-        let config = kubeconfig(&stub.url());
+        let config = stub.kubeconfig(NS);
         let child = pty_process::blocking::Command::new(env!("CARGO_BIN_EXE_kubectl-isvc_canary"))
             .env_clear()
             .env("HOME", scratch("home"))
