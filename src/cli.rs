@@ -248,15 +248,39 @@ pub struct WriteArgs {
     /// Wait until traffic is where it was asked to be
     #[arg(long)]
     pub wait: bool,
-    /// Give up waiting after this long (with --wait; default 15m)
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Output format (default: the result line)
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    pub output: Option<ObjectFormat>,
+}
+
+/// A long flag as typed: `--name=value` or `--name` → the name and the inline value; `None` for
+/// anything else (`--` alone, short flags, words).
+pub fn long_flag(word: &str) -> Option<(&str, Option<&str>)> {
+    let body = word.strip_prefix("--").filter(|b| !b.is_empty())?;
+    Some(match body.split_once('=') {
+        Some((name, value)) => (name, Some(value)),
+        None => (body, None),
+    })
+}
+
+/// How long a wait may take: `--timeout` and `--fail-window` (mutations: only with `--wait`).
+#[derive(Debug, Clone, Args, Default)]
+pub struct LimitArgs {
+    /// Give up waiting after this long (default 15m; mutations: with --wait)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
     /// How long a failure signal must hold before the wait fails (default 10s)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub fail_window: Option<Duration>,
-    /// Output format (default: the result line)
-    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
-    pub output: Option<ObjectFormat>,
+}
+
+impl LimitArgs {
+    /// The limits as given, the contract's defaults where not.
+    pub fn limits(&self) -> WaitLimits {
+        WaitLimits::new(self.timeout, self.fail_window)
+    }
 }
 
 impl WriteArgs {
@@ -264,12 +288,12 @@ impl WriteArgs {
     /// `--timeout` or `--fail-window` without `--wait` is a usage error.
     pub fn wait_limits(&self) -> Result<Option<WaitLimits>, Fail> {
         if !self.wait {
-            if self.timeout.is_some() || self.fail_window.is_some() {
+            if self.limits.timeout.is_some() || self.limits.fail_window.is_some() {
                 return Err(Fail::new(Exit::Usage, "--timeout and --fail-window only apply with --wait"));
             }
             return Ok(None);
         }
-        Ok(Some(WaitLimits::new(self.timeout, self.fail_window)))
+        Ok(Some(self.limits.limits()))
     }
 }
 
@@ -377,12 +401,8 @@ pub struct WaitArgs {
     /// The component to judge
     #[arg(long, value_enum, default_value_t)]
     pub component: Component,
-    /// Give up after this long (default 15m)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub timeout: Option<Duration>,
-    /// How long a failure signal must hold before the wait fails (default 10s)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub fail_window: Option<Duration>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Output format (default: the result line)
     #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
     pub output: Option<ObjectFormat>,

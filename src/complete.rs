@@ -255,11 +255,7 @@ pub fn plan(words: &[String]) -> Plan {
             options_ended = true;
             continue;
         }
-        if !options_ended && word.len() > 2 && word.starts_with("--") {
-            let (name, inline) = match word[2..].split_once('=') {
-                Some((n, v)) => (n, Some(v)),
-                None => (&word[2..], None),
-            };
+        if !options_ended && let Some((name, inline)) = crate::cli::long_flag(word) {
             if let Some(arg) = find_long(node, name) {
                 if inline.is_none() && value_in_next_word(arg) {
                     pending = Some(arg);

@@ -128,11 +128,7 @@ fn read_line<'a>(tree: &clap::Command, args: &'a [String]) -> Line<'a> {
             options_ended = true;
             continue;
         }
-        if !options_ended && word.len() > 2 && word.starts_with("--") {
-            let (name, inline) = match word[2..].split_once('=') {
-                Some((n, v)) => (n, Some(v)),
-                None => (&word[2..], None),
-            };
+        if !options_ended && let Some((name, inline)) = crate::cli::long_flag(word) {
             if matches!(name, "help" | "version") {
                 line.asks_help = true;
             }

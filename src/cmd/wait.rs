@@ -8,7 +8,7 @@ use crate::error::{Exit, fail};
 use crate::output::print_result;
 use crate::resolve::resolve;
 use crate::rules::{check_component, check_mode};
-use crate::wait::{Goal, WaitLimits, WaitRequest, wait_for};
+use crate::wait::{Goal, WaitRequest, wait_for};
 
 pub async fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Exit> {
     let goal = Goal::parse(&args.for_state).map_err(|e| fail(Exit::Usage, e))?;
@@ -19,7 +19,7 @@ pub async fn run(ctx: &Ctx, args: &WaitArgs) -> Result<Exit> {
         component: args.component,
         goal,
         new_revision_after: None,
-        limits: WaitLimits::new(args.timeout, args.fail_window),
+        limits: args.limits.limits(),
         guarded_spec: None,
     };
     let last = wait_for(&ctx.kube, &ctx.term, &isvc, &request).await?;
