@@ -328,7 +328,8 @@ impl Waiter {
                 }
             }
             // The spinner says which revision it waits for and where traffic is now.
-            spinner.set_message(format!("{}: {phase}; traffic [{}]", self.name, split_text(&isvc, req.component)));
+            // The split first and short: a narrow terminal cuts the end of the line, the phase.
+            spinner.set_message(format!("{}: traffic {}; {phase}", self.name, short_split(&isvc, req.component)));
             let now = Instant::now();
             if now >= deadline {
                 spinner.finish_and_clear();
@@ -462,6 +463,22 @@ pub fn summary(isvc: &Isvc, c: Component) -> String {
         dash(s.lcr()),
         dash(s.lrr())
     )
+}
+
+/// The split in few columns, revisions by their number: `00002 10%, 00001 90% prev`.
+pub fn short_split(isvc: &Isvc, c: Component) -> String {
+    let s = isvc.component_status(c);
+    let prefix = s.revision_prefix().unwrap_or_default();
+    let entries: Vec<String> = s
+        .traffic
+        .iter()
+        .map(|t| {
+            let rev = t.revision().strip_prefix(prefix.as_str()).unwrap_or(t.revision());
+            let tag = t.tag.as_deref().map(|g| format!(" {g}")).unwrap_or_default();
+            format!("{} {}%{tag}", dash(rev), t.pct())
+        })
+        .collect();
+    if entries.is_empty() { "none yet".to_string() } else { entries.join(", ") }
 }
 
 /// The split as status reports it: `rev:90%(prev) rev:10%`.
@@ -614,6 +631,19 @@ mod tests {
         // A template change whose new revision does not exist yet: not concerned.
         r.new_revision_after = Some(R2.into());
         assert_eq!(failure_signal(&failing, &r), None);
+    }
+
+    #[test]
+    fn short_split_names_revisions_by_number() {
+        let i = isvc(
+            Some(10),
+            json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R1,
+                "traffic": [{"latestRevision": true, "percent": 10, "revisionName": R2},
+                            {"latestRevision": false, "percent": 90, "revisionName": R1, "tag": "prev"}]}),
+            true,
+        );
+        assert_eq!(short_split(&i, Component::Predictor), "00002 10%, 00001 90% prev");
+        assert_eq!(short_split(&isvc(None, json!({}), true), Component::Predictor), "none yet");
     }
 
     #[test]

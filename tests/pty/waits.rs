@@ -7,7 +7,7 @@ use crate::stub::{End, Gate, Reply, Route, Stub, Watch};
 use crate::term::{CTRL_C, Ended, Session};
 
 /// What every frame of the spinner shows (the message of a wait for a split).
-const SPINNER: &str = "traffic [";
+const SPINNER: &str = "iris: traffic ";
 const UNDO: &str = "note: the change is applied (nothing was reverted); to undo it: \
                     kubectl isvc-canary -n team-a promote iris";
 
