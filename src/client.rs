@@ -147,22 +147,27 @@ impl Kube {
 
     /// The server-rendered pods table for a label selector, with objects.
     pub async fn pod_table(&self, ns: &str, selector: &str) -> Result<Value> {
-        let uri = format!("/api/v1/namespaces/{ns}/pods?includeObject=Object&labelSelector={}", encode(selector));
+        let uri =
+            format!("/api/v1/namespaces/{}/pods?includeObject=Object&labelSelector={}", encode(ns), encode(selector));
         self.call(Method::GET, &uri, None, Some(TABLE_ACCEPT)).await
     }
 
     pub async fn list_revisions(&self, ns: &str, selector: &str) -> Result<Vec<Value>> {
-        let uri = format!("/apis/serving.knative.dev/v1/namespaces/{ns}/revisions?labelSelector={}", encode(selector));
+        let uri = format!(
+            "/apis/serving.knative.dev/v1/namespaces/{}/revisions?labelSelector={}",
+            encode(ns),
+            encode(selector)
+        );
         Ok(items(self.call(Method::GET, &uri, None, None).await?))
     }
 
     pub async fn get_revision(&self, ns: &str, name: &str) -> Result<Value> {
-        let uri = format!("/apis/serving.knative.dev/v1/namespaces/{ns}/revisions/{name}");
+        let uri = format!("/apis/serving.knative.dev/v1/namespaces/{}/revisions/{}", encode(ns), encode(name));
         self.call(Method::GET, &uri, None, None).await
     }
 
     pub async fn get_namespace(&self, name: &str) -> Result<Value> {
-        self.call(Method::GET, &format!("/api/v1/namespaces/{name}"), None, None).await
+        self.call(Method::GET, &format!("/api/v1/namespaces/{}", encode(name)), None, None).await
     }
 
     /// PATCH an InferenceService. `dry_run` sends `dryRun=All`: admission answers, nothing is stored.
@@ -199,7 +204,7 @@ impl Kube {
 
     /// Lists pods (objects), for the waits.
     pub async fn list_pods(&self, ns: &str, selector: &str) -> Result<Value> {
-        let uri = format!("/api/v1/namespaces/{ns}/pods?labelSelector={}", encode(selector));
+        let uri = format!("/api/v1/namespaces/{}/pods?labelSelector={}", encode(ns), encode(selector));
         self.call(Method::GET, &uri, None, None).await
     }
 }
