@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README; .ci/run calls it).
+#  0. checks that every Rust file under tests/ is wired into a [[test]] target
+#     (tests/check-test-wiring.sh: with autotests = false an unlisted file never runs);
 #  1. builds the Go binaries of the test cluster (tests/build-go.sh), then the Rust crate: Go
 #     before cargo, not alongside (two cores);
 #  2. starts ONE test cluster (`world up`) for the whole run, holding the write end of a pipe the
@@ -11,6 +13,10 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
+
+# Step 0, before anything is built: a test file cargo would silently skip fails the run.
+echo "run.sh: checking that every test file is wired in (tests/check-test-wiring.sh)" >&2
+"$here/check-test-wiring.sh"
 
 # The generated-files tests drive the completion scripts in zsh and fish and render the man pages
 # with man/groff; install them where we can (root with apt-get), else say what is missing.

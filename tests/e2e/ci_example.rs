@@ -35,7 +35,8 @@ fn ci_example_promotes_a_good_model() {
     ns.create_ready("iris", MODEL_1);
     let out = run_script(&ns, "iris", MODEL_2);
     out.ok();
-    out.stderr_has("promoted");
+    out.stdout_has_line("inferenceservice.serving.kserve.io/iris promoted");
+    out.stderr_has_line(&format!("ci-canary: {} promoted", rev("iris", 3)));
     // Tag routing cut revision 2, the new model revision 3: promoted, alone at 100 %.
     let v = ns.get("iris");
     let predictor = &v["status"]["components"]["predictor"];
@@ -52,8 +53,14 @@ fn ci_example_rolls_back_a_model_that_never_loads() {
     ns.create_ready("iris", MODEL_1);
     let out = run_script(&ns, "iris", MODEL_FAIL);
     out.code(4);
-    out.stderr_has("rollout failed");
-    out.stderr_has("rolling back");
+    assert!(
+        out.stderr.lines().any(|l| l.starts_with(&format!("error: rollout failed: {} ", rev("iris", 3)))),
+        "no `error: rollout failed: {} …` line\n{}",
+        rev("iris", 3),
+        out.describe()
+    );
+    out.stderr_has_line("ci-canary: step failed (exit 4): rolling back");
+    out.stderr_has_line("inferenceservice.serving.kserve.io/iris rolled back");
     // Rolled back: the canary pinned at 0 %, all traffic on the revision that was rolled out
     // before (revision 2, cut by turning tag routing on).
     let v = ns.get("iris");

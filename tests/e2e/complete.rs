@@ -71,9 +71,8 @@ fn kubectl_completes_inferenceservice_names_through_the_helper() {
     // A second namespace without a second `Ns` (one test holds one slot of the gate).
     let other = format!("{}-o", ns.name);
     ns.kubectl_global(["create", "namespace", other.as_str()]).ok();
-    Cmd::new("kubectl")
-        .env_remove("KUBECONFIG")
-        .args(["--kubeconfig", admin, "-n", other.as_str(), "apply", "-f", "-"])
+    ns.kubectl_cmd()
+        .args(["-n", other.as_str(), "apply", "-f", "-"])
         .stdin(sklearn_yaml("gamma-iris", MODEL_1, None).into_bytes())
         .run()
         .ok();
@@ -105,10 +104,7 @@ fn kubectl_completes_inferenceservice_names_through_the_helper() {
     live(&["status", "-n", prefix], Some(admin), &[ns.name.as_str()]);
 
     // Contexts come from the kubeconfig, without the cluster.
-    let out = Cmd::new("kubectl")
-        .env_remove("KUBECONFIG")
-        .args(["--kubeconfig", admin, "config", "get-contexts", "-o", "name"])
-        .run();
+    let out = ns.kubectl_global(["config", "get-contexts", "-o", "name"]);
     out.ok();
     let contexts: Vec<&str> = out.stdout.lines().filter(|l| !l.is_empty()).collect();
     assert!(!contexts.is_empty());

@@ -112,7 +112,7 @@ fn canary_rollout_example_step_by_step() {
     let v = ns.get(name);
     assert_eq!(traffic(&v), vec![(r2.clone(), 10, String::new(), true), (r1.clone(), 90, "prev".into(), false)]);
     let out = ns.plugin(["tag-routing", name, "on", "--wait"]);
-    out.ok().stdout_has("inferenceservice.serving.kserve.io/sklearn-iris tag routing enabled\n");
+    out.ok().stdout_has_line("inferenceservice.serving.kserve.io/sklearn-iris tag routing enabled");
     let v = ns.get(name);
     assert_eq!(v["metadata"]["annotations"]["serving.kserve.io/enable-tag-routing"], "true");
     assert_eq!(
@@ -124,10 +124,16 @@ fn canary_rollout_example_step_by_step() {
     let latest = tagged_url(&v, "latest");
     let prev = tagged_url(&v, "prev");
     assert_eq!(latest, format!("http://latest-{name}-predictor.{}.example.com", ns.name));
-    out.stdout_has(&format!("latest: {latest}")).stdout_has(&format!("prev: {prev}"));
+    out.stdout_has_line(&format!("latest: {latest}")).stdout_has_line(&format!("prev: {prev}"));
     let latest_host = latest.trim_start_matches("http://");
-    out.stdout_has(&format!("curl -H \"Host: {latest_host}\""));
-    out.stdout_has(&format!("/v1/models/{name}:predict"));
+    // The curl line of the latest- host, on one line with the model's predict path.
+    let curl = format!("  curl -H \"Host: {latest_host}\" ");
+    let predict = format!("/v1/models/{name}:predict ");
+    assert!(
+        out.stdout.lines().any(|l| l.starts_with(&curl) && l.contains(&predict)),
+        "no line {curl:?}…{predict:?}\n{}",
+        out.describe()
+    );
     ns.assert_status_matches_kubectl(name);
 
     // Through the ingress: the latest- host answers from r3, the prev- host from r1.

@@ -10,16 +10,18 @@ fn unchanged(ns: &Ns, name: &str, before: &Value, why: &str) {
     assert_eq!(owned_view(&ns.get(name)), owned_view(before), "the object changed: {why}");
 }
 
+/// An sklearn InferenceService that asks for a deployment mode by annotation.
+fn in_mode(name: &str, mode: &str) -> String {
+    let mut doc = isvc_doc(name, json!({"predictor": sklearn_predictor(MODEL_1)}));
+    doc["metadata"]["annotations"] = json!({"serving.kserve.io/deploymentMode": mode});
+    doc.to_string()
+}
+
 #[test]
 fn standard_mode_is_refused() {
     let ns = Ns::new("standard-mode");
     let name = "raw";
-    let doc = json!({
-        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
-        "metadata": {"name": name, "annotations": {"serving.kserve.io/deploymentMode": "RawDeployment"}},
-        "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": MODEL_1}}}
-    });
-    ns.apply(&doc.to_string());
+    ns.apply(&in_mode(name, "RawDeployment"));
     // KServe records the mode in status once it has reconciled; give it a minute.
     let start = std::time::Instant::now();
     let v = loop {
@@ -57,12 +59,7 @@ fn standard_mode_is_refused() {
 
     // ModelMesh: refused the same way.
     let mm = "mesh";
-    let doc = json!({
-        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
-        "metadata": {"name": mm, "annotations": {"serving.kserve.io/deploymentMode": "ModelMesh"}},
-        "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": MODEL_1}}}
-    });
-    ns.apply(&doc.to_string());
+    ns.apply(&in_mode(mm, "ModelMesh"));
     ns.wait_reconciled(mm);
     let before = ns.get(mm);
     for args in [vec!["set", mm, "10", "--model-uri", MODEL_2], vec!["promote", mm], vec!["tag-routing", mm, "on"]] {
@@ -86,19 +83,9 @@ fn first_split_is_armed_and_gitops_owners_are_warned() {
 
     // An object applied by Argo CD's field manager: every mutation warns that a sync reverts it.
     let managed = "managed";
-    let out = crate::proc::Cmd::new("kubectl")
-        .env_remove("KUBECONFIG")
-        .args([
-            "--kubeconfig",
-            ns.cluster.admin.as_str(),
-            "-n",
-            ns.name.as_str(),
-            "apply",
-            "--server-side",
-            "--field-manager=argocd-controller",
-            "-f",
-            "-",
-        ])
+    let out = ns
+        .kubectl_cmd()
+        .args(["-n", ns.name.as_str(), "apply", "--server-side", "--field-manager=argocd-controller", "-f", "-"])
         .stdin(sklearn_yaml(managed, MODEL_1, None).into_bytes())
         .run();
     out.ok();
@@ -121,8 +108,7 @@ fn partial_rollback_needs_split_with_previous_and_promoted_is_a_no_op() {
     out.ok().stdout_is("inferenceservice.serving.kserve.io/partial unchanged\n");
     let out2 = ns.plugin(["promote", name, "--wait"]);
     out2.ok().stdout_is("inferenceservice.serving.kserve.io/partial unchanged\n");
-    let events = ns.audit_since(mark, &ns.cluster.token_user, |_| true);
-    assert!(events.iter().all(|e| e.verb != "patch"), "no PATCH when already promoted: {events:#?}");
+    ns.assert_no_write_after_read(mark, &ns.cluster.token_user, name, 2);
     unchanged(&ns, name, &before, "promote of a promoted revision");
 
     // set 20 with no model change would send 80% back to r1 (KServe's rule): refused.
@@ -168,15 +154,19 @@ fn replace_and_promote_of_an_unready_revision_need_their_flags() {
     unchanged(&ns, name, &before, "dry run with --replace");
 
     // The same model again: no new revision, nothing to write.
+    let mark = ns.audit_mark();
     let out = ns.plugin(["set", name, "10", "--model-uri", MODEL_2]);
     out.ok().stdout_is("inferenceservice.serving.kserve.io/slow unchanged\n").stderr_has("no new revision");
+    ns.assert_no_write_after_read(mark, &ns.cluster.token_user, name, 1);
     unchanged(&ns, name, &before, "same model");
 
     // Promote while r2 is not ready: refused without --force.
     let out = ns.plugin(["promote", name]);
     out.code(7).stderr_has("--force").stderr_has(&rev(name, 2));
     unchanged(&ns, name, &before, &out.describe());
-    ns.plugin(["promote", name, "--force", "--dry-run=server"]).ok().stdout_has("promoted (dry run)");
+    ns.plugin(["promote", name, "--force", "--dry-run=server"])
+        .ok()
+        .stdout_is("inferenceservice.serving.kserve.io/slow promoted (dry run)\n");
     unchanged(&ns, name, &before, "promote --force --dry-run=server");
     let out = ns.plugin(["promote", name, "--force", "--print-patch"]);
     assert_eq!(out.ok().json(), json!({"spec": {"predictor": {"canaryTrafficPercent": null}}}));
@@ -189,7 +179,9 @@ fn replace_and_promote_of_an_unready_revision_need_their_flags() {
     assert_eq!(v["spec"]["predictor"]["canaryTrafficPercent"], 0);
     assert_eq!(traffic(&v).iter().find(|t| t.2 == "prev").map(|t| (t.0.clone(), t.1)), Some((rev(name, 1), 100)));
     // Already rolled back: exit 0, no write.
+    let mark = ns.audit_mark();
     ns.plugin(["rollback", name]).ok().stdout_is("inferenceservice.serving.kserve.io/slow unchanged\n");
+    ns.assert_no_write_after_read(mark, &ns.cluster.token_user, name, 1);
 }
 
 #[test]
@@ -204,6 +196,8 @@ fn nothing_to_roll_back_to_and_missing_component_are_refused() {
     ns.plugin(["wait", name, "--for=ready", "--component", "explainer", "--timeout", "10s"]).code(7);
     unchanged(&ns, name, &before, "refusals");
     // Tag routing off when it is not on: nothing to do, no write (removing would cut a revision).
+    let mark = ns.audit_mark();
     ns.plugin(["tag-routing", name, "off"]).ok().stdout_is("inferenceservice.serving.kserve.io/fresh unchanged\n");
+    ns.assert_no_write_after_read(mark, &ns.cluster.token_user, name, 1);
     unchanged(&ns, name, &before, "tag-routing off");
 }

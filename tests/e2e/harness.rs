@@ -135,13 +135,18 @@ impl Ns {
         ns
     }
 
+    /// kubectl as the admin (its kubeconfig only, no KUBECONFIG, no `-n`), to add to and run.
+    pub fn kubectl_cmd(&self) -> Cmd {
+        Cmd::new("kubectl").env_remove("KUBECONFIG").args(["--kubeconfig", self.cluster.admin.as_str()])
+    }
+
     /// kubectl as the admin, without `-n`.
     pub fn kubectl_global<I, S>(&self, args: I) -> Output
     where
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
-        Cmd::new("kubectl").env_remove("KUBECONFIG").arg("--kubeconfig").arg(&self.cluster.admin).args(args).run()
+        self.kubectl_cmd().args(args).run()
     }
 
     /// kubectl as the admin in this namespace.
@@ -150,20 +155,12 @@ impl Ns {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
-        Cmd::new("kubectl")
-            .env_remove("KUBECONFIG")
-            .args(["--kubeconfig", self.cluster.admin.as_str(), "-n", self.name.as_str()])
-            .args(args)
-            .run()
+        self.kubectl_cmd().args(["-n", self.name.as_str()]).args(args).run()
     }
 
     /// `kubectl apply -f -` of a YAML or JSON document, as the admin, in this namespace.
     pub fn apply(&self, doc: &str) -> Output {
-        let out = Cmd::new("kubectl")
-            .env_remove("KUBECONFIG")
-            .args(["--kubeconfig", self.cluster.admin.as_str(), "-n", self.name.as_str(), "apply", "-f", "-"])
-            .stdin(doc.as_bytes().to_vec())
-            .run();
+        let out = self.kubectl_cmd().args(["-n", self.name.as_str(), "apply", "-f", "-"]).stdin(doc.as_bytes()).run();
         out.ok();
         out
     }
@@ -305,87 +302,156 @@ impl Ns {
         self.knobs(paused, rules);
     }
 
+    // -- RBAC ---------------------------------------------------------------------------------
+
+    /// A Role named `role` with `rules`, bound to `user` in this namespace.
+    pub fn grant(&self, user: &str, role: &str, rules: Value) {
+        let role_doc = json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": role, "namespace": self.name},
+            "rules": rules
+        });
+        let binding = json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": role, "namespace": self.name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]
+        });
+        self.apply(&role_doc.to_string());
+        self.apply(&binding.to_string());
+    }
+
+    /// The rules of the Role README.md gives ("The Role it needs"), read from README.md itself
+    /// (kubectl turns its YAML into JSON), so that the tests use the documented Role and no copy.
+    pub fn documented_rules(&self) -> Value {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md");
+        let readme = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let yaml = readme
+            .split_once("## The Role it needs")
+            .and_then(|(_, section)| section.split_once("```yaml\n"))
+            .and_then(|(_, block)| block.split_once("```"))
+            .map(|(yaml, _)| yaml)
+            .unwrap_or_else(|| panic!("{}: no ```yaml block under \"## The Role it needs\"", path.display()));
+        let out = self
+            .kubectl_cmd()
+            .args(["create", "--dry-run=client", "-o", "json", "-f", "-"])
+            .stdin(yaml.as_bytes())
+            .run();
+        let role = out.ok().json();
+        assert_eq!(role["kind"], "Role", "README.md's Role block\n{}", out.describe());
+        role["rules"].clone()
+    }
+
+    /// The documented Role bound to `user`, as `isvc-canary`; without `watch` when `with_watch`
+    /// is false.
+    pub fn grant_least_privilege(&self, user: &str, with_watch: bool) {
+        let mut rules = self.documented_rules();
+        if !with_watch {
+            for verbs in rules.as_array_mut().into_iter().flatten().filter_map(|r| r["verbs"].as_array_mut()) {
+                verbs.retain(|v| v != "watch");
+            }
+        }
+        self.grant(user, "isvc-canary", rules);
+    }
+
+    /// Starts `kubectl get pods -l SELECTOR --watch` in the background, recording each pod's
+    /// Ready condition as the events arrive.
+    pub fn watch_readiness(&self, selector: &str) -> ReadinessWatch {
+        ReadinessWatch::start(self, selector)
+    }
+
     // -- comparisons with kubectl -------------------------------------------------------------
 
-    /// Compares our InferenceService table with `kubectl get isvc NAME` (AGE aside) and our pods
-    /// with `kubectl get pods -l serving.kserve.io/inferenceservice=NAME`, with the fakes paused.
-    /// Retries while kubectl's own two reads around ours differ (a controller still writing).
-    pub fn assert_status_matches_kubectl(&self, name: &str) {
+    /// The one retry-then-compare loop: with the fakes paused, reads kubectl's view, runs ours,
+    /// reads kubectl's view again, and retries (a second apart, 20 times at most) while kubectl's
+    /// two reads differ (a controller still writing); then `check`s our output against kubectl's
+    /// view and resumes the fakes.
+    #[track_caller]
+    fn compare_with_kubectl<T: PartialEq + std::fmt::Debug>(
+        &self,
+        what: &str,
+        kubectl_view: impl Fn() -> T,
+        ours: impl Fn() -> Output,
+        check: impl FnOnce(&T, &Output),
+    ) {
         self.pause(true);
-        let selector = format!("serving.kserve.io/inferenceservice={name}");
         let mut last = String::new();
         for _ in 0..20 {
-            let k1 = self.kubectl(["get", "inferenceservice.serving.kserve.io", name]).ok().stdout.clone();
-            let p1 = self.kubectl(["get", "pods", "-l", selector.as_str()]).ok().stdout.clone();
-            let ours = self.plugin(["status", name]);
-            ours.ok();
-            let k2 = self.kubectl(["get", "inferenceservice.serving.kserve.io", name]).ok().stdout.clone();
-            let p2 = self.kubectl(["get", "pods", "-l", selector.as_str()]).ok().stdout.clone();
-            let (k1, k2) = (without_age(&k1), without_age(&k2));
-            let (p1, p2) = (pod_rows(&parse_table(&p1)), pod_rows(&parse_table(&p2)));
-            if k1 != k2 || p1 != p2 {
-                last = format!("kubectl changed between reads:\n{k1}\n{k2}");
+            let before = kubectl_view();
+            let out = ours();
+            out.ok();
+            let after = kubectl_view();
+            if before != after {
+                last = format!("{before:#?}\n{after:#?}");
                 std::thread::sleep(Duration::from_secs(1));
                 continue;
             }
-            let first_table: String = ours.stdout.split("\n\n").next().unwrap_or_default().to_string() + "\n";
-            let our_table = without_age(&first_table);
-            let our_pods = pod_rows(&our_pod_tables(&ours.stdout));
-            assert_eq!(our_table, k1, "InferenceService table differs from kubectl's (AGE aside)\n{}", ours.describe());
-            assert_eq!(our_pods, p1, "pods differ from kubectl's\n{}", ours.describe());
+            check(&before, &out);
             self.pause(false);
             return;
         }
-        panic!("the InferenceService kept changing; cannot compare with kubectl: {last}");
+        panic!("{what} kept changing; cannot compare with kubectl; its last two reads:\n{last}");
+    }
+
+    /// Compares our InferenceService table with `kubectl get isvc NAME` (AGE aside) and our pods
+    /// with `kubectl get pods -l serving.kserve.io/inferenceservice=NAME`, with the fakes paused.
+    #[track_caller]
+    pub fn assert_status_matches_kubectl(&self, name: &str) {
+        let selector = format!("serving.kserve.io/inferenceservice={name}");
+        let kubectl_view = || {
+            let table = self.kubectl(["get", "inferenceservice.serving.kserve.io", name]).ok().stdout.clone();
+            let pods = self.kubectl(["get", "pods", "-l", selector.as_str()]).ok().stdout.clone();
+            (without_age(&table), pod_rows(&parse_table(&pods)))
+        };
+        let what = format!("the InferenceService {name}");
+        self.compare_with_kubectl(
+            &what,
+            kubectl_view,
+            || self.plugin(["status", name]),
+            |(table, pods), ours| {
+                let first_table: String = ours.stdout.split("\n\n").next().unwrap_or_default().to_string() + "\n";
+                assert_eq!(
+                    &without_age(&first_table),
+                    table,
+                    "InferenceService table differs from kubectl's (AGE aside)\n{}",
+                    ours.describe()
+                );
+                assert_eq!(
+                    &pod_rows(&our_pod_tables(&ours.stdout)),
+                    pods,
+                    "pods differ from kubectl's\n{}",
+                    ours.describe()
+                );
+            },
+        );
     }
 
     /// `status NAME --no-headers`: its first line equals `kubectl get isvc NAME --no-headers`
     /// (AGE, the last cell, aside), with the fakes paused.
+    #[track_caller]
     pub fn assert_no_headers_matches_kubectl(&self, name: &str) {
         let cut_age = |line: &str| {
             line.trim_end().rsplit_once(' ').map(|(rest, _)| rest.trim_end().to_string()).unwrap_or_default()
         };
-        self.pause(true);
-        for _ in 0..20 {
-            let k1 =
-                self.kubectl(["get", "inferenceservice.serving.kserve.io", name, "--no-headers"]).ok().stdout.clone();
-            let ours = self.plugin(["status", name, "--no-headers"]);
-            ours.ok();
-            let k2 =
-                self.kubectl(["get", "inferenceservice.serving.kserve.io", name, "--no-headers"]).ok().stdout.clone();
-            if cut_age(&k1) != cut_age(&k2) {
-                std::thread::sleep(Duration::from_secs(1));
-                continue;
-            }
+        let kubectl_view =
+            || cut_age(&self.kubectl(["get", "inferenceservice.serving.kserve.io", name, "--no-headers"]).ok().stdout);
+        let ours = || self.plugin(["status", name, "--no-headers"]);
+        self.compare_with_kubectl(&format!("the InferenceService {name}"), kubectl_view, ours, |row, ours| {
             let first = ours.stdout.lines().next().unwrap_or_default();
-            assert_eq!(cut_age(first), cut_age(&k1), "--no-headers row differs from kubectl's\n{}", ours.describe());
-            self.pause(false);
-            return;
-        }
-        panic!("the InferenceService kept changing; cannot compare with kubectl");
+            assert_eq!(&cut_age(first), row, "--no-headers row differs from kubectl's\n{}", ours.describe());
+        });
     }
 
     /// `status` without NAME (plus `extra` flags) equals `kubectl get isvc` with the same flags.
+    #[track_caller]
     pub fn assert_list_matches_kubectl(&self, extra: &[&str]) {
-        self.pause(true);
-        for _ in 0..20 {
-            let k1 = without_age(
-                &self.kubectl([&["get", "inferenceservice.serving.kserve.io"][..], extra].concat()).ok().stdout,
-            );
-            let ours = self.plugin([&["status"][..], extra].concat());
-            ours.ok();
-            let k2 = without_age(
-                &self.kubectl([&["get", "inferenceservice.serving.kserve.io"][..], extra].concat()).ok().stdout,
-            );
-            if k1 != k2 {
-                std::thread::sleep(Duration::from_secs(1));
-                continue;
-            }
-            assert_eq!(without_age(&ours.stdout), k1, "the list differs from kubectl's\n{}", ours.describe());
-            self.pause(false);
-            return;
-        }
-        panic!("the InferenceServices kept changing; cannot compare with kubectl");
+        let kubectl_view = || {
+            without_age(&self.kubectl([&["get", "inferenceservice.serving.kserve.io"][..], extra].concat()).ok().stdout)
+        };
+        let ours = || self.plugin([&["status"][..], extra].concat());
+        self.compare_with_kubectl("the InferenceServices", kubectl_view, ours, |list, ours| {
+            assert_eq!(&without_age(&ours.stdout), list, "the list differs from kubectl's\n{}", ours.describe());
+        });
     }
 
     // -- audit log ----------------------------------------------------------------------------
@@ -409,6 +475,40 @@ impl Ns {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// The audit window of `commands` runs of the plugin that must not write anything: waits
+    /// until the log holds their reads, then asserts that it holds exactly `commands` GETs of the
+    /// InferenceService `name` (answered 200), one per run, so that the window really covers
+    /// those runs and "no write" is not true of an empty list; and that none of the plugin's
+    /// requests in it is a write (create, update, patch or delete, dry runs included).
+    #[track_caller]
+    pub fn assert_no_write_after_read(&self, mark: u64, user: &str, name: &str, commands: usize) -> Vec<AuditEvent> {
+        let reads = |events: &[AuditEvent]| {
+            let mut ids: Vec<&str> = events
+                .iter()
+                .filter(|e| e.verb == "get" && e.resource == "inferenceservices" && e.name == name && e.code == 200)
+                .map(|e| e.audit_id.as_str())
+                .collect();
+            ids.sort();
+            ids.dedup();
+            ids.len()
+        };
+        let events = self.audit_since(mark, user, |ev| reads(ev) >= commands);
+        let summary: Vec<String> = events.iter().map(|e| format!("{} {} -> {}", e.verb, e.uri, e.code)).collect();
+        assert_eq!(
+            reads(&events),
+            commands,
+            "each of the {commands} run(s) reads InferenceService {name} once (a window without them proves nothing): {summary:#?}"
+        );
+        let writes: Vec<&String> = events
+            .iter()
+            .zip(&summary)
+            .filter(|(e, _)| WRITE_VERBS.contains(&e.verb.as_str()))
+            .map(|(_, s)| s)
+            .collect();
+        assert!(writes.is_empty(), "no write after the read, not even a dry run: {writes:#?}\nall: {summary:#?}");
+        events
     }
 
     fn read_audit(&self, mark: u64, user: &str) -> Vec<AuditEvent> {
@@ -446,19 +546,12 @@ impl Drop for Ns {
             eprintln!("(namespace {} kept for inspection)", self.name);
             return;
         }
-        let _ = Cmd::new("kubectl")
-            .env_remove("KUBECONFIG")
-            .args([
-                "--kubeconfig",
-                self.cluster.admin.as_str(),
-                "delete",
-                "namespace",
-                self.name.as_str(),
-                "--wait=false",
-            ])
-            .run();
+        let _ = self.kubectl_global(["delete", "namespace", self.name.as_str(), "--wait=false"]);
     }
 }
+
+/// The audit verbs of requests that write (a dry run of one is still one of these).
+pub const WRITE_VERBS: &[&str] = &["create", "update", "patch", "delete", "deletecollection"];
 
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
@@ -610,6 +703,17 @@ pub fn pod_rows(rows: &[BTreeMap<String, String>]) -> Vec<(String, String, Strin
     out
 }
 
+/// The rows of the revision table of our `status NAME` output (the table under the REVISION
+/// header, up to the line after it that is not a row).
+pub fn revision_rows(text: &str) -> Vec<BTreeMap<String, String>> {
+    let table: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("REVISION "))
+        .take_while(|l| !l.trim().is_empty() && !l.starts_with("latest created "))
+        .collect();
+    parse_table(&table.join("\n"))
+}
+
 /// The pod tables of our `status NAME` output ("pods of REV:" sections).
 pub fn our_pod_tables(text: &str) -> Vec<BTreeMap<String, String>> {
     let mut rows = Vec::new();
@@ -641,19 +745,28 @@ pub fn our_pod_tables(text: &str) -> Vec<BTreeMap<String, String>> {
     rows
 }
 
-/// An sklearn InferenceService (new schema), optionally with extra predictor fields.
-pub fn sklearn_yaml(name: &str, uri: &str, ctp: Option<i64>) -> String {
-    let mut predictor = json!({"model": {"modelFormat": {"name": "sklearn"}, "storageUri": uri}});
-    if let Some(p) = ctp {
-        predictor["canaryTrafficPercent"] = json!(p);
-    }
+/// An InferenceService document with this spec.
+pub fn isvc_doc(name: &str, spec: Value) -> Value {
     json!({
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
         "metadata": {"name": name},
-        "spec": {"predictor": predictor}
+        "spec": spec
     })
-    .to_string()
+}
+
+/// An sklearn predictor (new schema) serving `uri`.
+pub fn sklearn_predictor(uri: &str) -> Value {
+    json!({"model": {"modelFormat": {"name": "sklearn"}, "storageUri": uri}})
+}
+
+/// An sklearn InferenceService (new schema), optionally with extra predictor fields.
+pub fn sklearn_yaml(name: &str, uri: &str, ctp: Option<i64>) -> String {
+    let mut predictor = sklearn_predictor(uri);
+    if let Some(p) = ctp {
+        predictor["canaryTrafficPercent"] = json!(p);
+    }
+    isvc_doc(name, json!({"predictor": predictor})).to_string()
 }
 
 /// One HTTP/1.1 request through the fake ingress with a Host header; (status line, headers, body).
@@ -683,6 +796,110 @@ pub fn http(
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
     (status, headers, body.to_string())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pod readiness as kubectl watches it, each change stamped with the moment it was seen.
+
+/// One watch event of a pod: whether it was Ready, and when the event arrived.
+#[derive(Debug, Clone)]
+pub struct ReadyEvent {
+    pub at: Instant,
+    pub pod: String,
+    pub revision: String,
+    pub ready: bool,
+}
+
+/// A background `kubectl get pods --watch`; [`ReadinessWatch::stop`] ends it and returns what it saw.
+pub struct ReadinessWatch {
+    child: std::process::Child,
+    seen: std::sync::Arc<Mutex<Vec<ReadyEvent>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ReadinessWatch {
+    fn start(ns: &Ns, selector: &str) -> ReadinessWatch {
+        use std::io::BufRead;
+        let template = r#"jsonpath={.metadata.name}{" "}{.metadata.labels.serving\.knative\.dev/revision}{" "}{.status.conditions[?(@.type=="Ready")].status}{"\n"}"#;
+        let mut child = ns
+            .kubectl_cmd()
+            .args(["-n", ns.name.as_str(), "get", "pods", "-l", selector, "--watch", "-o", template])
+            .command()
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("run kubectl get pods --watch");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let seen: std::sync::Arc<Mutex<Vec<ReadyEvent>>> = Default::default();
+        let sink = seen.clone();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                let at = Instant::now();
+                let mut fields = line.split_whitespace();
+                let (Some(pod), revision, ready) = (fields.next(), fields.next(), fields.next()) else { continue };
+                let event = ReadyEvent {
+                    at,
+                    pod: pod.to_string(),
+                    revision: revision.unwrap_or_default().to_string(),
+                    ready: ready == Some("True"),
+                };
+                sink.lock().unwrap_or_else(|e| e.into_inner()).push(event);
+            }
+        });
+        ReadinessWatch { child, seen, reader: Some(reader) }
+    }
+
+    /// Waits until the watch has reported at least `pods` pods (its first list), so that what
+    /// runs next is watched from its start.
+    #[track_caller]
+    pub fn wait_listed(&self, pods: usize) {
+        let start = Instant::now();
+        loop {
+            let listed = {
+                let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+                let mut names: Vec<&str> = seen.iter().map(|e| e.pod.as_str()).collect();
+                names.sort();
+                names.dedup();
+                names.len()
+            };
+            if listed >= pods {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "kubectl get pods --watch listed {listed} of {pods} pods"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops kubectl and returns every event it reported, in order.
+    pub fn stop(mut self) -> Vec<ReadyEvent> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        std::mem::take(&mut *self.seen.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl Drop for ReadinessWatch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The events in which a pod that was Ready is seen not Ready, seen between `from` and `to`.
+pub fn readiness_drops(events: &[ReadyEvent], from: Instant, to: Instant) -> Vec<ReadyEvent> {
+    let mut was_ready: BTreeMap<&str, bool> = BTreeMap::new();
+    let mut drops = Vec::new();
+    for e in events {
+        if was_ready.insert(e.pod.as_str(), e.ready) == Some(true) && !e.ready && e.at >= from && e.at <= to {
+            drops.push(e.clone());
+        }
+    }
+    drops
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -65,6 +65,20 @@ impl Output {
         self
     }
 
+    /// stderr has `line` as one whole line (see [`has_line`]).
+    #[track_caller]
+    pub fn stderr_has_line(&self, line: &str) -> &Self {
+        assert!(has_line(&self.stderr, line), "stderr lacks the line {line:?}\n{}", self.describe());
+        self
+    }
+
+    /// stdout has `line` as one whole line (a terminal's `\r` before the newline aside).
+    #[track_caller]
+    pub fn stdout_has_line(&self, line: &str) -> &Self {
+        assert!(has_line(&self.stdout, line), "stdout lacks the line {line:?}\n{}", self.describe());
+        self
+    }
+
     #[track_caller]
     pub fn stdout_is(&self, want: &str) -> &Self {
         assert_eq!(self.stdout, want, "stdout differs\n{}", self.describe());
@@ -76,6 +90,13 @@ impl Output {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", self.describe()))
     }
+}
+
+/// Whether `text` has `line` as one whole line: the exact text between two line ends, not a
+/// substring of a longer line (`failed` does not match `not failed`). A `\r` before the newline
+/// (a pseudo-terminal's line end) is not part of the line.
+pub fn has_line(text: &str, line: &str) -> bool {
+    text.lines().any(|l| l.strip_suffix('\r').unwrap_or(l) == line)
 }
 
 /// A command to run: program, arguments, extra environment, stdin, time limit.
@@ -133,7 +154,9 @@ impl Cmd {
         self
     }
 
-    fn command(&self) -> Command {
+    /// The `std::process::Command` it stands for (stdin null unless given, stdout and stderr
+    /// piped), for a caller that reads the output as it comes.
+    pub fn command(&self) -> Command {
         let mut c = Command::new(&self.program);
         c.args(&self.args);
         for (k, v) in &self.env {

@@ -9,48 +9,46 @@ use crate::harness::*;
 fn old_schema_object_gets_its_canary() {
     let ns = Ns::new("old-schema");
     let name = "legacy";
-    let doc = json!({
-        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
-        "metadata": {"name": name},
-        "spec": {"predictor": {"sklearn": {"storageUri": MODEL_1}}}
-    });
+    let doc = isvc_doc(name, json!({"predictor": {"sklearn": {"storageUri": MODEL_1}}}));
     ns.apply(&doc.to_string());
+    // KServe's defaulter converts the framework field into `model` (seen on v0.17.0): no object
+    // on a cluster keeps `predictor.sklearn`, so the plugin meets the converted object.
     let stored = ns.get(name);
     let p = &stored["spec"]["predictor"];
-    eprintln!("stored predictor after KServe's defaulter: {p}");
-    // KServe's mutating webhook converts the framework field into `model` (seen on v0.17.0); the
-    // plugin writes to the field that is stored.
-    let framework_kept = p.get("sklearn").is_some();
-    assert!(!framework_kept && p["model"]["modelFormat"]["name"] == "sklearn", "stored as predictor.model: {p}");
+    assert!(
+        p.get("sklearn").is_none() && p["model"]["modelFormat"]["name"] == "sklearn",
+        "stored as predictor.model: {p}"
+    );
     ns.wait_rolled_out(name);
 
     let out = ns.plugin(["set", name, "10", "--model-uri", MODEL_2, "--print-patch"]);
     let patch = out.ok().json();
-    let field = if framework_kept { "sklearn" } else { "model" };
-    assert_eq!(patch, json!({"spec": {"predictor": {"canaryTrafficPercent": 10, field: {"storageUri": MODEL_2}}}}));
+    assert_eq!(patch, json!({"spec": {"predictor": {"canaryTrafficPercent": 10, "model": {"storageUri": MODEL_2}}}}));
 
     ns.plugin(["set", name, "10", "--model-uri", MODEL_2, "--wait"]).ok();
     let v = ns.get(name);
     let p = &v["spec"]["predictor"];
-    assert_eq!(p[field]["storageUri"], MODEL_2, "{p}");
-    assert_eq!(p.get("sklearn").is_some(), framework_kept, "{p}");
-    assert_eq!(p.get("model").is_some(), !framework_kept, "{p}");
+    assert_eq!(p["model"]["storageUri"], MODEL_2, "{p}");
+    assert!(p.get("sklearn").is_none(), "{p}");
     assert_eq!(traffic(&v), vec![(rev(name, 2), 10, String::new(), true), (rev(name, 1), 90, "prev".into(), false)]);
-    ns.plugin(["status", name]).ok().stdout_has(MODEL_2).stdout_has(MODEL_1);
+    // status names the model of each revision.
+    let out = ns.plugin(["status", name]);
+    let models: Vec<(String, String)> =
+        revision_rows(&out.ok().stdout).iter().map(|r| (r["REVISION"].clone(), r["MODEL"].clone())).collect();
+    assert_eq!(models, [(rev(name, 2), MODEL_2.into()), (rev(name, 1), MODEL_1.into())], "{}", out.describe());
 }
 
 #[test]
 fn transformer_component_has_its_own_split() {
     let ns = Ns::new("transformer");
     let name = "with-transformer";
-    let doc = json!({
-        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
-        "metadata": {"name": name},
-        "spec": {
-            "predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": MODEL_1}},
+    let doc = isvc_doc(
+        name,
+        json!({
+            "predictor": sklearn_predictor(MODEL_1),
             "transformer": {"containers": [{"name": "kserve-container", "image": "kserve/image-transformer:latest"}]}
-        }
-    });
+        }),
+    );
     ns.apply(&doc.to_string());
     let t1 = format!("{name}-transformer-00001");
     ns.wait_isvc(name, "predictor and transformer rolled out", ROLLOUT, |v| {

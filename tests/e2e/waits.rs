@@ -1,7 +1,7 @@
 //! The waits of issue 5 against the real controllers, driven by the fakes' knobs. No timing is
 //! asserted; limits are generous and only keep a broken wait from hanging the run.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -22,8 +22,8 @@ fn already_there_returns_at_once_and_sends_nothing() {
     out.ok().stdout_is("inferenceservice.serving.kserve.io/done unchanged\n");
     let out = ns.plugin(["tag-routing", name, "off", "--wait", "--timeout", "60s"]);
     out.ok().stdout_is("inferenceservice.serving.kserve.io/done unchanged\n");
-    let events = ns.audit_since(mark, &ns.cluster.token_user, |_| true);
-    assert!(events.iter().all(|e| e.verb != "patch"), "a no-op write is not sent: {events:#?}");
+    // A no-op write is not sent.
+    ns.assert_no_write_after_read(mark, &ns.cluster.token_user, name, 2);
     // Not there and nothing will change: a wait --for times out with 3 and says what it saw.
     let out = ns.plugin(["wait", name, "--for=traffic=10", "--timeout", "3s"]);
     out.code(3).stderr_has("timed out");
@@ -52,9 +52,12 @@ fn failing_model_exits_4_and_status_shows_the_failed_revision() {
     let out =
         ns.plugin(["set", name, "10", "--model-uri", MODEL_FAIL, "--wait", "--fail-window", "3s", "--timeout", "5m"]);
     out.code(4).stderr_has("rollout failed").stderr_has(&rev(name, 2));
-    // status: the table, and r2 as a failed latest created revision.
+    // status: the table, and r2 as a failed latest created revision, without traffic.
     let out = ns.plugin(["status", name]);
-    out.ok().stdout_has(&rev(name, 2)).stdout_has("failed");
+    let rows = revision_rows(&out.ok().stdout);
+    let r2 = rows.iter().find(|r| r["REVISION"] == rev(name, 2)).unwrap_or_else(|| panic!("no row {}", out.describe()));
+    assert_eq!((r2["MODEL"].as_str(), r2["TRAFFIC"].as_str(), r2["LATEST"].as_str()), (MODEL_FAIL, "-", "created"));
+    assert!(r2["READY"].starts_with("failed: "), "READY of {}: {:?}\n{}", rev(name, 2), r2["READY"], out.describe());
     let j = ns.plugin(["status", name, "-o", "json"]).ok().json();
     let p = &j["components"]["predictor"];
     assert_eq!(p["latestCreatedRevision"], rev(name, 2).as_str());
@@ -128,10 +131,32 @@ fn wait_for_ends_when_someone_else_s_change_lands() {
 fn each_wait_succeeds_with_a_flapping_revision_inside_the_window() {
     let ns = Ns::new("wait-flap");
     let name = "flappy";
-    // Model 2 becomes ready after a delay, then its pod's readiness toggles every 3s.
-    ns.knobs(false, json!([{"match": "2.0/model", "readyDelay": "3s", "flap": "3s"}]));
+    // Model 1's pod, once ready, toggles its readiness every 2 s (4 s a round); model 2's pod
+    // becomes ready only 10 s after its containers start. The wait for the split needs a ready
+    // pod of both revisions, so it cannot end before model 2's pod is ready, more than two flap
+    // rounds after the wait began: model 1's pod drops out of Ready at least once while the
+    // plugin waits, whenever the wait starts.
+    ns.knobs(false, json!([{"match": "1.0/model", "flap": "2s"}, {"match": "2.0/model", "readyDelay": "10s"}]));
     ns.create_ready(name, MODEL_1);
-    ns.plugin(["set", name, "10", "--model-uri", MODEL_2, "--wait", "--timeout", "5m"]).ok();
+    // kubectl watches every pod of the InferenceService from before the wait to after it.
+    let pods = ns.watch_readiness(&format!("serving.kserve.io/inferenceservice={name}"));
+    pods.wait_listed(1);
+    let started = Instant::now();
+    let out = ns.plugin(["set", name, "10", "--model-uri", MODEL_2, "--wait", "--timeout", "5m"]);
+    let ended = Instant::now();
+    let seen = pods.stop();
+    let drops = readiness_drops(&seen, started, ended);
+    let when: Vec<String> = drops.iter().map(|d| format!("{} at +{:.1?}", d.pod, d.at - started)).collect();
+    eprintln!("the wait took {:.1?}; dropped out of Ready meanwhile: {when:?}", ended - started);
+    assert!(
+        drops.iter().any(|d| d.revision == rev(name, 1)),
+        "a pod of {} went from Ready to not Ready while the plugin waited ({:?}); kubectl saw: {seen:#?}\n{}",
+        rev(name, 1),
+        ended - started,
+        out.describe()
+    );
+    // Only with a flap inside the window does success mean something.
+    out.ok().stdout_is("inferenceservice.serving.kserve.io/flappy canary set\n");
     let v = ns.get(name);
     assert_eq!(traffic(&v).first().map(|t| (t.0.clone(), t.1)), Some((rev(name, 2), 10)));
 }
@@ -201,8 +226,7 @@ fn a_no_op_write_is_not_sent_and_its_wait_ends_only_when_done() {
     let mark = ns.audit_mark();
     let out = ns.plugin(["set", name, "10", "--model-uri", MODEL_2, "--wait", "--timeout", "5m"]);
     out.ok().stdout_is("inferenceservice.serving.kserve.io/again unchanged\n");
-    let events = ns.audit_since(mark, &ns.cluster.token_user, |_| true);
-    assert!(events.iter().all(|e| e.verb != "patch"), "no PATCH: {events:#?}");
+    ns.assert_no_write_after_read(mark, &ns.cluster.token_user, name, 1);
     let v = ns.get(name);
     assert_eq!(
         traffic(&v),

@@ -7,30 +7,6 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
-/// A Role with exactly what README.md asks for, bound to `user` in the namespace.
-pub fn grant_least_privilege(ns: &Ns, user: &str, with_watch: bool) {
-    let isvc_verbs: Vec<&str> =
-        if with_watch { vec!["get", "list", "watch", "patch"] } else { vec!["get", "list", "patch"] };
-    let pod_verbs: Vec<&str> = if with_watch { vec!["list", "watch"] } else { vec!["list"] };
-    let role = json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-        "metadata": {"name": "isvc-canary", "namespace": ns.name},
-        "rules": [
-            {"apiGroups": ["serving.kserve.io"], "resources": ["inferenceservices"], "verbs": isvc_verbs},
-            {"apiGroups": [""], "resources": ["pods"], "verbs": pod_verbs},
-            {"apiGroups": ["serving.knative.dev"], "resources": ["revisions"], "verbs": ["get", "list"]}
-        ]
-    });
-    let binding = json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-        "metadata": {"name": "isvc-canary", "namespace": ns.name},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "isvc-canary"},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]
-    });
-    ns.apply(&role.to_string());
-    ns.apply(&binding.to_string());
-}
-
 /// Runs one mutation as the token user and checks the fields it changed and the requests it made.
 fn mutation(ns: &Ns, name: &str, args: &[&str], patch: Value, extra_revision_get: bool) {
     let c = ns.cluster;
@@ -76,7 +52,7 @@ fn mutations_change_only_their_fields_within_the_request_budget() {
     let ns = Ns::new("write-budget");
     let name = "budget";
     let c = ns.cluster;
-    grant_least_privilege(&ns, &c.token_user, true);
+    ns.grant_least_privilege(&c.token_user, true);
     ns.create_ready(name, MODEL_1);
     let (r1, r2) = (rev(name, 1), rev(name, 2));
 
@@ -141,15 +117,11 @@ fn dry_runs_and_print_patch_change_nothing() {
             .stderr_has("patch: ")
             .stderr_has(MODEL_2);
         assert_eq!(owned_view(&ns.get(name)), before, "{mode} changed the object\n{}", out.describe());
-        let events = ns.audit_since(mark, &ns.cluster.token_user, |ev| {
-            mode != "--dry-run=server" || ev.iter().any(|e| e.verb == "patch")
-        });
-        let patches: Vec<&AuditEvent> = events.iter().filter(|e| e.verb == "patch").collect();
         if mode == "--dry-run=server" {
-            assert_eq!(patches.len(), 1, "{events:#?}");
-            assert!(patches[0].uri.contains("dryRun=All"), "{events:#?}");
+            assert_one_dry_run_patch(&ns, mark);
         } else {
-            assert!(patches.is_empty(), "a client dry run sends no PATCH: {events:#?}");
+            // A client dry run reads the object and sends nothing.
+            ns.assert_no_write_after_read(mark, &ns.cluster.token_user, name, 1);
         }
     }
 
@@ -168,7 +140,9 @@ fn dry_runs_and_print_patch_change_nothing() {
     ns.plugin(["set", name, "10", "--dry-run=server", "-o", "name"])
         .ok()
         .stdout_is("inferenceservice.serving.kserve.io/dry\n");
-    ns.plugin(["set", name, "10", "--dry-run=server", "-o", "yaml"]).ok().stdout_has("canaryTrafficPercent: 10");
+    ns.plugin(["set", name, "10", "--dry-run=server", "-o", "yaml"])
+        .ok()
+        .stdout_has_line("    canaryTrafficPercent: 10");
     assert_eq!(owned_view(&ns.get(name)), before);
 
     // --print-patch prints the patch on stdout and sends nothing.
@@ -177,9 +151,20 @@ fn dry_runs_and_print_patch_change_nothing() {
     assert_eq!(out.ok().json(), expected_patch, "{}", out.describe());
     let out = ns.plugin(["tag-routing", name, "on", "--print-patch"]);
     assert_eq!(out.ok().json(), json!({"metadata": {"annotations": {"serving.kserve.io/enable-tag-routing": "true"}}}));
+    ns.assert_no_write_after_read(mark, &ns.cluster.token_user, name, 2);
+    let mark = ns.audit_mark();
     let out = ns.plugin(["tag-routing", name, "on", "--dry-run=server"]);
-    out.ok().stdout_has("tag routing enabled (dry run)");
+    out.ok().stdout_has_line("inferenceservice.serving.kserve.io/dry tag routing enabled (dry run)");
+    assert_one_dry_run_patch(&ns, mark);
     assert_eq!(owned_view(&ns.get(name)), before);
-    let events = ns.audit_since(mark, &ns.cluster.token_user, |_| true);
-    assert_eq!(events.iter().filter(|e| e.verb == "patch" && !e.uri.contains("dryRun=All")).count(), 0, "{events:#?}");
+}
+
+/// The plugin's requests since `mark` hold one write, a PATCH with `dryRun=All`.
+#[track_caller]
+fn assert_one_dry_run_patch(ns: &Ns, mark: u64) {
+    let events = ns.audit_since(mark, &ns.cluster.token_user, |ev| ev.iter().any(|e| e.verb == "patch"));
+    let writes: Vec<&AuditEvent> = events.iter().filter(|e| WRITE_VERBS.contains(&e.verb.as_str())).collect();
+    assert_eq!(writes.len(), 1, "one write: {events:#?}");
+    assert_eq!(writes[0].verb, "patch", "{events:#?}");
+    assert!(writes[0].uri.contains("dryRun=All"), "a server dry run: {events:#?}");
 }
