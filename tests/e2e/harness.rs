@@ -706,10 +706,11 @@ pub fn pod_rows(rows: &[BTreeMap<String, String>]) -> Vec<(String, String, Strin
 /// The rows of the revision table of our `status NAME` output (the table under the REVISION
 /// header, up to the line after it that is not a row).
 pub fn revision_rows(text: &str) -> Vec<BTreeMap<String, String>> {
+    // The table ends at a blank line, or at the lines of their own under it (failures, notes).
     let table: Vec<&str> = text
         .lines()
         .skip_while(|l| !l.starts_with("REVISION "))
-        .take_while(|l| !l.trim().is_empty() && !l.starts_with("latest created "))
+        .take_while(|l| !l.trim().is_empty() && !l.contains(" failed: ") && !l.starts_with("note: "))
         .collect();
     parse_table(&table.join("\n"))
 }

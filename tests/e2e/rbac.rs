@@ -14,7 +14,9 @@ fn the_documented_role_runs_every_command() {
     let run = |args: &[&str]| ns.plugin_as(&c.limited, args);
 
     let list = run(&["status"]);
-    let names: Vec<String> = parse_table(&list.ok().stdout).iter().filter_map(|r| r.get("NAME").cloned()).collect();
+    // The InferenceService table: the first block (the only one is then shown in detail).
+    let table = list.ok().stdout.split("\n\n").next().unwrap_or_default().to_string();
+    let names: Vec<String> = parse_table(&table).iter().filter_map(|r| r.get("NAME").cloned()).collect();
     assert_eq!(names, [name], "{}", list.describe());
     let out = run(&["status", name]);
     let revisions: Vec<String> = revision_rows(&out.ok().stdout).iter().map(|r| r["REVISION"].clone()).collect();

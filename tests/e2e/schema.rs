@@ -31,8 +31,8 @@ fn old_schema_object_gets_its_canary() {
     assert_eq!(p["model"]["storageUri"], MODEL_2, "{p}");
     assert!(p.get("sklearn").is_none(), "{p}");
     assert_eq!(traffic(&v), vec![(rev(name, 2), 10, String::new(), true), (rev(name, 1), 90, "prev".into(), false)]);
-    // status names the model of each revision.
-    let out = ns.plugin(["status", name]);
+    // status -o wide names the model of each revision.
+    let out = ns.plugin(["status", name, "-o", "wide"]);
     let models: Vec<(String, String)> =
         revision_rows(&out.ok().stdout).iter().map(|r| (r["REVISION"].clone(), r["MODEL"].clone())).collect();
     assert_eq!(models, [(rev(name, 2), MODEL_2.into()), (rev(name, 1), MODEL_1.into())], "{}", out.describe());

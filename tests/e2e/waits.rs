@@ -52,12 +52,19 @@ fn failing_model_exits_4_and_status_shows_the_failed_revision() {
     let out =
         ns.plugin(["set", name, "10", "--model-uri", MODEL_FAIL, "--wait", "--fail-window", "3s", "--timeout", "5m"]);
     out.code(4).stderr_has("rollout failed").stderr_has(&rev(name, 2));
-    // status: the table, and r2 as a failed latest created revision, without traffic.
-    let out = ns.plugin(["status", name]);
+    // status: r2 as the failed latest created revision without traffic, its reason on a line of
+    // its own under the table (-o wide for the model column).
+    let out = ns.plugin(["status", name, "-o", "wide"]);
     let rows = revision_rows(&out.ok().stdout);
     let r2 = rows.iter().find(|r| r["REVISION"] == rev(name, 2)).unwrap_or_else(|| panic!("no row {}", out.describe()));
-    assert_eq!((r2["MODEL"].as_str(), r2["TRAFFIC"].as_str(), r2["LATEST"].as_str()), (MODEL_FAIL, "-", "created"));
-    assert!(r2["READY"].starts_with("failed: "), "READY of {}: {:?}\n{}", rev(name, 2), r2["READY"], out.describe());
+    assert_eq!(
+        (r2["MODEL"].as_str(), r2["TRAFFIC"].as_str(), r2["ROLE"].as_str()),
+        (MODEL_FAIL, "0%", "latest-created"),
+        "{}",
+        out.describe()
+    );
+    let failure = format!("{} failed: ", rev(name, 2));
+    assert!(out.stdout.lines().any(|l| l.starts_with(&failure)), "no failure line\n{}", out.describe());
     let j = ns.plugin(["status", name, "-o", "json"]).ok().json();
     let p = &j["components"]["predictor"];
     assert_eq!(p["latestCreatedRevision"], rev(name, 2).as_str());
