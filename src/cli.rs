@@ -10,7 +10,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::duration::parse_duration;
 use crate::error::{Exit, Fail};
 pub use crate::isvc::Component;
-use crate::wait::WaitLimits;
 
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
@@ -263,6 +262,26 @@ pub fn long_flag(word: &str) -> Option<(&str, Option<&str>)> {
         Some((name, value)) => (name, Some(value)),
         None => (body, None),
     })
+}
+
+/// How long a wait may take, and how long a failure must hold before it counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitLimits {
+    pub timeout: Duration,
+    pub fail_window: Duration,
+}
+
+impl WaitLimits {
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+    pub const DEFAULT_FAIL_WINDOW: Duration = Duration::from_secs(10);
+
+    /// `--timeout` and `--fail-window` as given, the contract's defaults where not.
+    pub fn new(timeout: Option<Duration>, fail_window: Option<Duration>) -> WaitLimits {
+        WaitLimits {
+            timeout: timeout.unwrap_or(Self::DEFAULT_TIMEOUT),
+            fail_window: fail_window.unwrap_or(Self::DEFAULT_FAIL_WINDOW),
+        }
+    }
 }
 
 /// How long a wait may take: `--timeout` and `--fail-window` (mutations: only with `--wait`).

@@ -8,6 +8,7 @@ use futures::StreamExt;
 use kube::api::WatchEvent;
 use serde_json::Value;
 
+use crate::cli::WaitLimits;
 use crate::client::{Kube, WatchStream};
 use crate::error::{Exit, exit_of, fail};
 use crate::isvc::{Component, Isvc, OwnedFields, REVISION_LABEL, pod_selector};
@@ -57,26 +58,6 @@ impl Goal {
     /// Does the goal need LCR to carry traffic (so failures of LCR matter)?
     fn needs_latest(&self) -> bool {
         matches!(self, Goal::Split(_) | Goal::Promoted | Goal::Ready)
-    }
-}
-
-/// How long a wait may take, and how long a failure must hold before it counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WaitLimits {
-    pub timeout: Duration,
-    pub fail_window: Duration,
-}
-
-impl WaitLimits {
-    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
-    pub const DEFAULT_FAIL_WINDOW: Duration = Duration::from_secs(10);
-
-    /// `--timeout` and `--fail-window` as given, the contract's defaults where not.
-    pub fn new(timeout: Option<Duration>, fail_window: Option<Duration>) -> WaitLimits {
-        WaitLimits {
-            timeout: timeout.unwrap_or(Self::DEFAULT_TIMEOUT),
-            fail_window: fail_window.unwrap_or(Self::DEFAULT_FAIL_WINDOW),
-        }
     }
 }
 

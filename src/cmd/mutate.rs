@@ -5,7 +5,7 @@
 use anyhow::Result;
 
 use super::Ctx;
-use crate::cli::{DryRun, WriteArgs};
+use crate::cli::{DryRun, WaitLimits, WriteArgs};
 use crate::client::PatchKind;
 use crate::error::{Exit, Fail, exit_of, fail, http_status_of};
 use crate::isvc::{Component, Isvc};
@@ -14,7 +14,7 @@ use crate::patch::{Change, display_patch, expect_revision_patch, merge_patch};
 use crate::resolve::resolve;
 use crate::rules::{Plan, check_component, check_mode, expand_revision};
 use crate::traffic;
-use crate::wait::{Goal, WaitLimits, WaitRequest, Waiter};
+use crate::wait::{Goal, WaitRequest, Waiter};
 
 /// Conflicts retried before the command gives up (exit 7).
 const MAX_RETRIES: usize = 3;
