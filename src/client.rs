@@ -18,6 +18,37 @@ use crate::error::{Exit, Fail, fail};
 use crate::isvc::{GROUP, Isvc, PLURAL, VERSION};
 
 pub const USER_AGENT: &str = concat!("kubectl-isvc-canary/", env!("CARGO_PKG_VERSION"));
+/// Retries of one request on 429, 503 and 504 (contract, "Retries").
+const RETRIES: usize = 3;
+/// The longest Retry-After honoured: a server asking for more gets this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// An HTTP answer, read whole.
+struct Reply {
+    status: http::StatusCode,
+    retry_after: Option<Duration>,
+    body: bytes::Bytes,
+}
+
+/// Why a request got no answer.
+enum Unanswered {
+    Timeout(Duration),
+    Error(kube::Error),
+}
+
+/// The message of an error answer: a `Status` object's message or reason, else the text.
+fn status_message(reply: &Reply) -> String {
+    let text = String::from_utf8_lossy(&reply.body);
+    match serde_json::from_str::<Value>(&text) {
+        Ok(v) => {
+            let field = |k: &str| v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+            field("message").or_else(|| field("reason")).unwrap_or_else(|| reply.status.to_string())
+        }
+        Err(_) if text.trim().is_empty() => reply.status.to_string(),
+        Err(_) => text.trim().lines().next().unwrap_or_default().to_string(),
+    }
+}
+
 /// Watch events on InferenceServices, as raw objects.
 pub type WatchStream = Pin<Box<dyn futures::Stream<Item = kube::Result<WatchEvent<Value>>> + Send>>;
 
@@ -48,15 +79,23 @@ impl Kube {
         let request_timeout = Some(global.request_timeout).filter(|d| !d.is_zero());
         let (mut config, context) = load_config(global).await?;
         config.read_timeout = request_timeout;
+        // Retries are the contract's policy (`call`), not kube's default layer, which resends a
+        // write up to 15 times with no cap on Retry-After.
+        config.default_retry = false;
         config.headers.push((header::USER_AGENT, header::HeaderValue::from_static(USER_AGENT)));
         let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
         let namespace = global.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
+        crate::names::check_namespace(&namespace)?;
         let client =
             Client::try_from(config).map_err(|e| fail(Exit::Usage, format!("cannot use the kubeconfig: {e}")))?;
         Ok(Kube { client, namespace, context, server, request_timeout, verbosity: global.verbosity })
     }
 
-    /// One request; errors mapped to the contract's exit codes.
+    /// One request, with the contract's retry policy: 429, 503 and 504 are retried at most
+    /// [`RETRIES`] times, after the server's Retry-After (capped at [`MAX_RETRY_AFTER`]) or a
+    /// short backoff, never past `--request-timeout`; errors mapped to the contract's exit codes.
+    /// A write that got no answer (a cut connection, the request timeout) may have been applied:
+    /// its error says so and is marked `unanswered`, for the write path to re-read.
     pub async fn call(
         &self,
         method: Method,
@@ -64,48 +103,100 @@ impl Kube {
         body: Option<(&str, Vec<u8>)>,
         accept: Option<&str>,
     ) -> Result<Value> {
-        let mut builder = Request::builder().method(method.clone()).uri(uri);
-        if let Some(accept) = accept {
-            builder = builder.header(header::ACCEPT, accept);
-        }
-        let body_bytes = match body {
-            Some((content_type, bytes)) => {
-                builder = builder.header(header::CONTENT_TYPE, content_type);
-                bytes
-            }
-            None => Vec::new(),
-        };
-        let request = builder.body(body_bytes).context("building a request")?;
         let started = Instant::now();
-        let response = match self.request_timeout {
-            Some(limit) => match tokio::time::timeout(limit, self.client.request::<Value>(request)).await {
-                Ok(r) => r,
-                Err(_) => {
-                    let what = if method == Method::PATCH {
-                        " (the change may have been applied: check with `kubectl isvc-canary status`)"
-                    } else {
-                        ""
-                    };
-                    return Err(fail(
-                        Exit::Failure,
-                        format!(
-                            "{method} {uri}: request timed out after {}{what}",
-                            crate::duration::format_duration(limit)
-                        ),
-                    ));
-                }
-            },
-            None => self.client.request::<Value>(request).await,
-        };
-        if self.verbosity >= 6 {
-            let code = match &response {
-                Ok(_) => "OK".to_string(),
-                Err(kube::Error::Api(s)) => s.code.to_string(),
-                Err(_) => "error".to_string(),
+        let mut retries = 0;
+        loop {
+            let mut builder = Request::builder().method(method.clone()).uri(uri);
+            if let Some(accept) = accept {
+                builder = builder.header(header::ACCEPT, accept);
+            }
+            if let Some((content_type, _)) = &body {
+                builder = builder.header(header::CONTENT_TYPE, *content_type);
+            }
+            let bytes = body.as_ref().map(|(_, b)| b.clone()).unwrap_or_default();
+            let request = builder.body(bytes).context("building a request")?;
+            let left = self.request_timeout.map(|limit| limit.saturating_sub(started.elapsed()));
+            let attempt_started = Instant::now();
+            let reply = self.send(request, left).await;
+            if self.verbosity >= 6 {
+                let code = match &reply {
+                    Ok(r) => r.status.as_u16().to_string(),
+                    Err(_) => "no answer".to_string(),
+                };
+                eprintln!("{method} {}{uri} {code} in {} ms", self.server, attempt_started.elapsed().as_millis());
+            }
+            let reply = match reply {
+                Ok(reply) => reply,
+                Err(err) => return Err(self.unanswered(&method, uri, err)),
             };
-            eprintln!("{method} {}{uri} {code} in {} ms", self.server, started.elapsed().as_millis());
+            if reply.status.is_success() {
+                return serde_json::from_slice(&reply.body).map_err(|e| {
+                    fail(Exit::Failure, format!("{method} {uri}: the API server's answer is not JSON: {e}"))
+                });
+            }
+            let code = reply.status.as_u16();
+            if matches!(code, 429 | 503 | 504) && retries < RETRIES {
+                let pause = reply.retry_after.unwrap_or(Duration::from_millis(500 << retries)).min(MAX_RETRY_AFTER);
+                let within_limit = self.request_timeout.is_none_or(|limit| started.elapsed() + pause < limit);
+                if within_limit {
+                    retries += 1;
+                    if self.verbosity >= 6 {
+                        eprintln!(
+                            "{method} {}{uri} {code}: retry {retries} of {RETRIES} in {} ms",
+                            self.server,
+                            pause.as_millis()
+                        );
+                    }
+                    tokio::time::sleep(pause).await;
+                    continue;
+                }
+            }
+            return Err(Fail::from_status(code, crate::output::sanitize(&status_message(&reply))).into());
         }
-        response.map_err(|e| self.map_error(e))
+    }
+
+    /// Sends one request and reads the whole answer, within `limit` if there is one.
+    async fn send(&self, request: Request<Vec<u8>>, limit: Option<Duration>) -> Result<Reply, Unanswered> {
+        let exchange = async {
+            let response = self.client.send(request.map(kube::client::Body::from)).await?;
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let body = http_body_util::BodyExt::collect(response.into_body()).await?.to_bytes();
+            Ok::<Reply, kube::Error>(Reply { status, retry_after, body })
+        };
+        match limit {
+            Some(limit) => match tokio::time::timeout(limit, exchange).await {
+                Ok(result) => result.map_err(Unanswered::Error),
+                Err(_) => Err(Unanswered::Timeout(self.request_timeout.unwrap_or(limit))),
+            },
+            None => exchange.await.map_err(Unanswered::Error),
+        }
+    }
+
+    /// The error of a request that got no answer. For a write, the change may have been applied.
+    fn unanswered(&self, method: &Method, uri: &str, err: Unanswered) -> anyhow::Error {
+        let write = *method != Method::GET;
+        let maybe = if write { " (the change may have been applied)" } else { "" };
+        let mut failure = match err {
+            Unanswered::Timeout(limit) => Fail::new(
+                Exit::Failure,
+                format!("{method} {uri}: request timed out after {}{maybe}", crate::duration::format_duration(limit)),
+            ),
+            Unanswered::Error(kube::Error::Auth(e)) => {
+                return fail(Exit::Forbidden, format!("cannot authenticate to {}: {e}", self.server));
+            }
+            Unanswered::Error(other) => Fail::new(
+                Exit::Failure,
+                format!("cannot reach the API server at {}: {}{maybe}", self.server, chain_text(&other)),
+            ),
+        };
+        failure.unanswered = write;
+        failure.into()
     }
 
     fn map_error(&self, err: kube::Error) -> anyhow::Error {

@@ -39,17 +39,20 @@ pub struct Fail {
     /// The HTTP status of the API server's answer, when the error is one: decisions such as
     /// "a conflict, retry" read the code, never the message text.
     pub http_status: Option<u16>,
+    /// A write was sent and no answer came (a cut connection, the request timeout): it may have
+    /// been applied.
+    pub unanswered: bool,
 }
 
 impl Fail {
     pub fn new(exit: Exit, message: impl Into<String>) -> Self {
-        Fail { exit, message: message.into(), http_status: None }
+        Fail { exit, message: message.into(), http_status: None, unanswered: false }
     }
 
     /// The API server answered `code`: the exit code of the contract, the status kept.
     pub fn from_status(code: u16, message: impl Into<String>) -> Self {
         let message = message.into();
-        Fail { exit: exit_for_status(code, &message), message, http_status: Some(code) }
+        Fail { exit: exit_for_status(code, &message), message, http_status: Some(code), unanswered: false }
     }
 }
 
@@ -74,6 +77,11 @@ pub fn exit_of(err: &anyhow::Error) -> Exit {
 /// The HTTP status of the API server's answer that caused the error, if one did.
 pub fn http_status_of(err: &anyhow::Error) -> Option<u16> {
     err.chain().find_map(|e| e.downcast_ref::<Fail>().and_then(|f| f.http_status))
+}
+
+/// True when a write got no answer and may have been applied.
+pub fn is_unanswered(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.downcast_ref::<Fail>().is_some_and(|f| f.unanswered))
 }
 
 /// True when the error is a broken pipe on stdout (`| head`): not a failure.

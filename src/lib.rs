@@ -13,6 +13,7 @@ pub mod duration;
 pub mod error;
 pub mod guess;
 pub mod isvc;
+pub mod names;
 pub mod output;
 pub mod patch;
 pub mod resolve;

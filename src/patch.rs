@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::isvc::{Component, Isvc, ModelField, TAG_ROUTING_ANNOTATION};
+use crate::isvc::{Component, Isvc, ModelField, OwnedFields, TAG_ROUTING_ANNOTATION};
 
 pub const FIELD_MANAGER: &str = "kubectl-isvc-canary";
 
@@ -18,6 +18,22 @@ pub enum Change {
 }
 
 impl Change {
+    /// The owned fields once this change is in place, from those it was decided on: how a
+    /// re-read tells "applied" (ours, or an identical one) from "not applied".
+    pub fn fields_after(&self, before: &OwnedFields) -> OwnedFields {
+        let mut after = before.clone();
+        match self {
+            Change::Traffic { percent, model, .. } => {
+                after.canary_traffic_percent = *percent;
+                if let Some((_, uri)) = model {
+                    after.model_uri = Some(uri.clone());
+                }
+            }
+            Change::TagRouting(on) => after.tag_routing = on.then(|| "true".to_string()),
+        }
+        after
+    }
+
     /// Does the change touch the revision template (a new model, or the annotation that every
     /// revision carries)? Then it is done only once a NEW revision is ready.
     pub fn changes_template(&self) -> bool {

@@ -15,6 +15,7 @@ const NO_API: &str = "the server could not find the requested resource";
 pub async fn resolve(kube: &Kube, term: &Terminal, name: Option<&str>) -> Result<Isvc> {
     let ns = kube.namespace.as_str();
     if let Some(name) = name {
+        crate::names::check_name(name)?;
         return match kube.get_isvc(ns, name).await {
             Ok(isvc) => Ok(isvc),
             Err(e) if exit_of(&e) == Exit::NotFound => Err(explain_not_found(kube, &e, Some(name)).await),

@@ -7,8 +7,8 @@ use anyhow::Result;
 use super::Ctx;
 use crate::cli::{DryRun, WaitLimits, WriteArgs};
 use crate::client::PatchKind;
-use crate::error::{Exit, Fail, exit_of, fail, http_status_of};
-use crate::isvc::{Component, Isvc};
+use crate::error::{Exit, Fail, exit_of, fail, http_status_of, is_unanswered};
+use crate::isvc::{Component, Isvc, OwnedFields};
 use crate::output::{dash, print_result, to_json};
 use crate::patch::{Change, display_patch, expect_revision_patch, merge_patch};
 use crate::resolve::resolve;
@@ -106,8 +106,8 @@ async fn prepare(ctx: &Ctx, m: &Mutation<'_>) -> Result<Target> {
 }
 
 /// The plan on the object as last read: the change to write, or `None` when it is already as
-/// asked. Notes are shown on the first decision only; a write is refused when the revisions do
-/// not match `--expect-revision`.
+/// asked. Notes are shown on the first decision only; the command is refused when the revisions
+/// do not match `--expect-revision`, whether or not there is anything to write.
 fn decide(
     ctx: &Ctx,
     target: &Target,
@@ -120,14 +120,14 @@ fn decide(
             ctx.term.note(note);
         }
     }
+    // The expectation holds whatever the change turns out to be: a no-op on a revision the
+    // pipeline never tested is a mismatch, not "unchanged".
+    if let Some(rev) = &target.expected {
+        check_expected(&target.isvc, target.component, rev)?;
+    }
     match plan {
         Plan::Unchanged { .. } => Ok(None),
-        Plan::Write { change, .. } => {
-            if let Some(rev) = &target.expected {
-                check_expected(&target.isvc, target.component, rev)?;
-            }
-            Ok(Some(change))
-        }
+        Plan::Write { change, .. } => Ok(Some(change)),
     }
 }
 
@@ -184,6 +184,7 @@ async fn write(
         let isvc = &target.isvc;
         let err = match ctx.kube.patch_isvc(&isvc.namespace, &isvc.name, kind, &body, server_dry_run).await {
             Ok(after) => return Ok(Some((change, after))),
+            Err(e) if is_unanswered(&e) => return settle_unanswered(ctx, target, change, e).await,
             Err(e) if !is_precondition_failure(&e, kind) => return Err(e),
             Err(e) => e,
         };
@@ -195,7 +196,14 @@ async fn write(
         if let Some(rev) = &target.expected {
             check_expected(&fresh, c, rev)?;
         }
-        if fresh.owned_fields(c) != isvc.owned_fields(c) {
+        let before = isvc.owned_fields(c);
+        if fresh.owned_fields(c) == change.fields_after(&before) && fresh.owned_fields(c) != before {
+            // The change is in place: our own write's first attempt, whose answer was a retried
+            // 5xx/429, was applied (or someone made the same change). Done, not a conflict.
+            ctx.term.note(&format!("the change is already in place on {}", isvc.name));
+            return Ok(Some((change, fresh)));
+        }
+        if fresh.owned_fields(c) != before {
             return Err(fail(
                 Exit::Refused,
                 format!(
@@ -245,6 +253,51 @@ async fn wait_after(
         ctx.term.note(&format!("the change is applied (nothing was reverted); to undo it: {undo}"));
     }
     result
+}
+
+/// A write that got no answer may have been applied: read the object again and say which. In
+/// place ⇒ done (exit 0); not applied ⇒ exit 1 saying what the object holds; unreadable ⇒ exit 1
+/// saying it may have been applied.
+async fn settle_unanswered(
+    ctx: &Ctx,
+    target: &Target,
+    change: Change,
+    err: anyhow::Error,
+) -> Result<Option<(Change, Isvc)>> {
+    let (isvc, c) = (&target.isvc, target.component);
+    ctx.term.warn(&format!("{err:#}: reading {} again to see", isvc.name));
+    let fresh = match ctx.kube.get_isvc(&isvc.namespace, &isvc.name).await {
+        Ok(fresh) => fresh,
+        Err(again) => {
+            return Err(fail(
+                Exit::Failure,
+                format!(
+                    "the write got no answer and {} cannot be read ({again:#}): the change may have been applied; check with `kubectl isvc-canary -n {} status {}`",
+                    isvc.name, isvc.namespace, isvc.name
+                ),
+            ));
+        }
+    };
+    if fresh.owned_fields(c) == change.fields_after(&isvc.owned_fields(c)) {
+        ctx.term.note(&format!("the change is in place on {} (the write was applied)", isvc.name));
+        return Ok(Some((change, fresh)));
+    }
+    Err(fail(
+        Exit::Failure,
+        format!(
+            "the write got no answer and was not applied: {} holds {}; run the command again",
+            isvc.name,
+            describe_fields(&fresh.owned_fields(c))
+        ),
+    ))
+}
+
+/// The owned fields for a message: `canaryTrafficPercent 10, model gs://…, tag routing off`.
+fn describe_fields(f: &OwnedFields) -> String {
+    let ctp = f.canary_traffic_percent.map_or("unset".to_string(), |p| p.to_string());
+    let model = f.model_uri.as_deref().unwrap_or("-");
+    let tags = if f.tag_routing.as_deref() == Some("true") { "on" } else { "off" };
+    format!("canaryTrafficPercent {ctp}, model {model}, tag routing {tags}")
 }
 
 /// Nothing to write: report `unchanged`, after waiting until the state holds when asked (no

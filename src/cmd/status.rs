@@ -20,6 +20,9 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
     if args.all_namespaces && args.name.is_some() {
         return Err(fail(Exit::Usage, "NAME cannot be combined with -A (pass -n NAMESPACE instead)"));
     }
+    if let Some(name) = &args.name {
+        crate::names::check_name(name)?;
+    }
     if args.watch {
         return watch(ctx, args).await;
     }

@@ -13,6 +13,9 @@
 //! - `expect_revision`: `--expect-revision` as a JSON Patch with `test` ops, and its 422
 //! - `waits`: `--wait` through watch ends, cuts, 410 Gone, deletion, someone else's write
 //! - `errors`: 503 with Retry-After, 500
+//! - `faults`: a lost answer to a write, a resent write finding its own change, the retry
+//!   policy (at most 3, Retry-After capped, never past --request-timeout), an expectation on a
+//!   no-op, names checked before any request
 
 #[path = "../e2e/proc.rs"]
 mod proc;
@@ -23,5 +26,6 @@ mod stub;
 
 mod errors;
 mod expect_revision;
+mod faults;
 mod waits;
 mod writes;

@@ -45,6 +45,10 @@ impl Run {
     }
 
     #[track_caller]
+    pub fn stderr_contains(&self, needle: &str) -> bool {
+        self.out.stderr.contains(needle)
+    }
+
     pub fn stderr_has(&self, needle: &str) -> &Run {
         assert!(self.out.stderr.contains(needle), "stderr lacks {needle:?}\n{}", self.describe());
         self

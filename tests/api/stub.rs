@@ -69,8 +69,15 @@ impl Route {
 /// One answer.
 #[derive(Clone, Debug)]
 pub enum Reply {
-    Json { status: u16, headers: Vec<(String, String)>, body: Value },
+    Json {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Value,
+    },
     Watch(Watch),
+    /// The connection is closed with no answer: the request was received (and, for a write,
+    /// may have been applied), its answer lost.
+    HangUp,
 }
 
 impl Reply {
@@ -318,6 +325,7 @@ fn serve(stream: TcpStream, shared: &Shared) {
         let open = match reply {
             Reply::Json { status, headers, body } => write_json(&mut out, status, &headers, &body).is_ok(),
             Reply::Watch(watch) => play(&input, &mut out, &watch),
+            Reply::HangUp => false,
         };
         if !open {
             let _ = out.shutdown(Shutdown::Both);
