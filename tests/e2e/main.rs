@@ -9,6 +9,7 @@ mod proc;
 
 mod ci_example;
 mod complete;
+mod concurrency;
 mod errors;
 mod flow;
 mod guards;
