@@ -13,6 +13,8 @@
 //! - `expect_revision`: `--expect-revision` as a JSON Patch with `test` ops, and its 422
 //! - `waits`: `--wait` through watch ends, cuts, 410 Gone, deletion, someone else's write
 //! - `errors`: 503 with Retry-After, 500
+//! - `corpus`: bad input kept as data (percents, flags, names, kubeconfigs, server answers), each
+//!   with its exit code, one error line, no panic, no raw escape, no write
 
 #[path = "../e2e/proc.rs"]
 mod proc;
@@ -21,6 +23,7 @@ mod objects;
 mod plugin;
 mod stub;
 
+mod corpus;
 mod errors;
 mod expect_revision;
 mod waits;
