@@ -131,7 +131,10 @@ impl Kube {
             };
             if reply.status.is_success() {
                 return serde_json::from_slice(&reply.body).map_err(|e| {
-                    fail(Exit::Failure, format!("{method} {uri}: the API server's answer is not JSON: {e}"))
+                    fail(
+                        Exit::Failure,
+                        format!("{method} {}{uri}: the API server's answer is not JSON: {e}", self.server),
+                    )
                 });
             }
             let code = reply.status.as_u16();

@@ -16,6 +16,8 @@
 //! - `faults`: a lost answer to a write, a resent write finding its own change, the retry
 //!   policy (at most 3, Retry-After capped, never past --request-timeout), an expectation on a
 //!   no-op, names checked before any request
+//! - `corpus`: bad input kept as data (percents, flags, names, kubeconfigs, server answers), each
+//!   with its exit code, one error line, no panic, no raw escape, no write
 
 #[path = "../e2e/proc.rs"]
 mod proc;
@@ -24,6 +26,7 @@ mod objects;
 mod plugin;
 mod stub;
 
+mod corpus;
 mod errors;
 mod expect_revision;
 mod faults;

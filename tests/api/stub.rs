@@ -74,6 +74,13 @@ pub enum Reply {
         headers: Vec<(String, String)>,
         body: Value,
     },
+    /// Bytes sent as they are, with a Content-Type: what no JSON value can be (a truncated
+    /// document, an HTML error page, an empty body).
+    Raw {
+        status: u16,
+        content_type: String,
+        body: Vec<u8>,
+    },
     Watch(Watch),
     /// The connection is closed with no answer: the request was received (and, for a write,
     /// may have been applied), its answer lost.
@@ -89,6 +96,11 @@ impl Reply {
     /// Any status with a JSON body (for errors: a `Status` object, as the API server sends).
     pub fn status(status: u16, body: Value) -> Reply {
         Reply::Json { status, headers: Vec::new(), body }
+    }
+
+    /// Any status with these bytes as the body.
+    pub fn raw(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Reply {
+        Reply::Raw { status, content_type: content_type.to_string(), body: body.into() }
     }
 
     /// Adds a response header (e.g. `Retry-After`).
@@ -324,6 +336,7 @@ fn serve(stream: TcpStream, shared: &Shared) {
         let reply = pick(shared, &mut request);
         let open = match reply {
             Reply::Json { status, headers, body } => write_json(&mut out, status, &headers, &body).is_ok(),
+            Reply::Raw { status, content_type, body } => write_raw(&mut out, status, &content_type, &[], &body).is_ok(),
             Reply::Watch(watch) => play(&input, &mut out, &watch),
             Reply::HangUp => false,
         };
@@ -472,9 +485,18 @@ fn reason(status: u16) -> &'static str {
 }
 
 fn write_json(out: &mut TcpStream, status: u16, headers: &[(String, String)], body: &Value) -> std::io::Result<()> {
-    let body = body.to_string();
+    write_raw(out, status, "application/json", headers, body.to_string().as_bytes())
+}
+
+fn write_raw(
+    out: &mut TcpStream,
+    status: u16,
+    content_type: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> std::io::Result<()> {
     let mut head = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
         reason(status),
         body.len()
     );
@@ -483,7 +505,7 @@ fn write_json(out: &mut TcpStream, status: u16, headers: &[(String, String)], bo
     }
     head.push_str("\r\n");
     out.write_all(head.as_bytes())?;
-    out.write_all(body.as_bytes())?;
+    out.write_all(body)?;
     out.flush()
 }
 
