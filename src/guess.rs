@@ -85,6 +85,19 @@ pub fn check(args: &[String]) -> Option<String> {
     None
 }
 
+/// A clap usage error on one line, as the contract wants every error: its first line, then what
+/// it lists (possible values, the missing arguments, a similar value), without the usage block.
+pub fn one_line(rendered: &str) -> String {
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default().trim_start_matches("error:").trim().to_string();
+    let more: Vec<&str> = lines
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.starts_with("tip: to pass"))
+        .collect();
+    let text = if more.is_empty() { first } else { format!("{} {}", first, more.join("; ")) };
+    format!("{text} (see --help)")
+}
+
 /// Whether `word` is a URI as `--model-uri` takes it (`scheme://rest`).
 pub fn is_uri(word: &str) -> bool {
     validate_model_uri(word).is_ok()
@@ -290,5 +303,16 @@ mod tests {
         for bad in ["", "1a", "-a", "a-", "A", "a.b", "a_b", "ten percent", &"a".repeat(64)] {
             assert!(!could_be_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn clap_errors_fold_into_one_line() {
+        let rendered = "error: invalid value 'tcsh' for '<SHELL>'\n  [possible values: bash, zsh, fish, powershell]\n\n  tip: a similar value exists: 'zsh'\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            one_line(rendered),
+            "invalid value 'tcsh' for '<SHELL>' [possible values: bash, zsh, fish, powershell]; tip: a similar value exists: 'zsh' (see --help)"
+        );
+        let missing = "error: the following required arguments were not provided:\n  --for <STATE>\n\nUsage: kubectl isvc-canary wait [NAME] --for=STATE [flags]\n\nFor more information, try '--help'.\n";
+        assert_eq!(one_line(missing), "the following required arguments were not provided: --for <STATE> (see --help)");
     }
 }

@@ -12,7 +12,15 @@ async fn main() -> ExitCode {
         eprintln!("error: {}", isvc_canary::output::sanitize(&message));
         return ExitCode::from(isvc_canary::error::Exit::Usage.code());
     }
-    let cli = isvc_canary::cli::Cli::parse();
+    let cli = match isvc_canary::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version print as clap prints them (stdout, exit 0).
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            eprintln!("error: {}", isvc_canary::guess::one_line(&e.render().to_string()));
+            return ExitCode::from(isvc_canary::error::Exit::Usage.code());
+        }
+    };
     match isvc_canary::run(cli).await {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(err) if isvc_canary::error::is_broken_pipe(&err) => ExitCode::SUCCESS,
