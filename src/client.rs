@@ -78,6 +78,9 @@ impl Kube {
     pub async fn connect(global: &GlobalArgs) -> Result<Kube> {
         let request_timeout = Some(global.request_timeout).filter(|d| !d.is_zero());
         let (mut config, context) = load_config(global).await?;
+        if let Some(warning) = tls_off_warning(&config) {
+            eprintln!("{warning}");
+        }
         config.read_timeout = request_timeout;
         // Retries are the contract's policy (`call`), not kube's default layer, which resends a
         // write up to 15 times with no cap on Retry-After.
@@ -209,9 +212,7 @@ impl Kube {
                 Fail::from_status(status.code, crate::output::sanitize(&message)).into()
             }
             kube::Error::Auth(e) => fail(Exit::Forbidden, format!("cannot authenticate to {}: {e}", self.server)),
-            other => {
-                fail(Exit::Failure, format!("cannot reach the API server at {}: {}", self.server, chain_text(&other)))
-            }
+            other => fail(Exit::Failure, unreachable_text(&self.server, &chain_text(&other))),
         }
     }
 
@@ -372,6 +373,30 @@ async fn load_config(global: &GlobalArgs) -> Result<(Config, String)> {
     Ok((config, context))
 }
 
+/// Why the API server could not be used: a server certificate that TLS verification refused
+/// (rustls's "invalid peer certificate") is said to be not trusted, in words.
+fn unreachable_text(server: &str, cause: &str) -> String {
+    if cause.contains("invalid peer certificate") {
+        format!(
+            "cannot reach the API server at {server}: its certificate is not trusted (not signed by the kubeconfig's certificate authority, or not for this server): {cause}"
+        )
+    } else {
+        format!("cannot reach the API server at {server}: {cause}")
+    }
+}
+
+/// The one warning when the kubeconfig turns TLS verification off (`insecure-skip-tls-verify:
+/// true`, which kube honours as kubectl does); `None` when the server's certificate is checked.
+fn tls_off_warning(config: &Config) -> Option<String> {
+    config.accept_invalid_certs.then(|| {
+        let server = crate::output::sanitize(config.cluster_url.to_string().trim_end_matches('/'));
+        format!(
+            "warning: TLS verification is off for {server} (insecure-skip-tls-verify in the kubeconfig): \
+             the server's identity is not checked"
+        )
+    })
+}
+
 /// An error and its sources on one line (no credentials are ever part of these messages).
 fn chain_text(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
@@ -409,6 +434,35 @@ pub fn encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warns_only_when_tls_verification_is_off() {
+        let mut config = Config::new("https://127.0.0.1:6443".parse().expect("url"));
+        assert_eq!(tls_off_warning(&config), None);
+        config.accept_invalid_certs = true;
+        assert_eq!(
+            tls_off_warning(&config).as_deref(),
+            Some(
+                "warning: TLS verification is off for https://127.0.0.1:6443 (insecure-skip-tls-verify in the \
+                 kubeconfig): the server's identity is not checked"
+            )
+        );
+    }
+
+    #[test]
+    fn an_untrusted_certificate_is_named() {
+        let cause = "ServiceError: client error (Connect): invalid peer certificate: UnknownIssuer";
+        let text = unreachable_text("https://127.0.0.1:6443", cause);
+        assert!(
+            text.starts_with("cannot reach the API server at https://127.0.0.1:6443: its certificate is not trusted")
+        );
+        assert!(text.ends_with(cause));
+        let refused = "ServiceError: client error (Connect): tcp connect error: Connection refused (os error 111)";
+        assert_eq!(
+            unreachable_text("https://127.0.0.1:1", refused),
+            format!("cannot reach the API server at https://127.0.0.1:1: {refused}")
+        );
+    }
 
     #[test]
     fn encodes_selectors() {

@@ -17,5 +17,6 @@ mod prompt;
 mod rbac;
 mod readme;
 mod schema;
+mod secrets;
 mod waits;
 mod writes;
