@@ -89,8 +89,14 @@ impl Kube {
         let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
         let namespace = global.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
         crate::names::check_namespace(&namespace)?;
-        let client =
-            Client::try_from(config).map_err(|e| fail(Exit::Usage, format!("cannot use the kubeconfig: {e}")))?;
+        check_credentials(&config)?;
+        let client = Client::try_from(config).map_err(|e| match e {
+            kube::Error::Auth(auth) => fail(
+                Exit::Forbidden,
+                format!("cannot obtain credentials from the kubeconfig: {}", credential_error(&auth)),
+            ),
+            other => fail(Exit::Usage, format!("cannot use the kubeconfig: {}", credential_error(&other))),
+        })?;
         Ok(Kube { client, namespace, context, server, request_timeout, verbosity: global.verbosity })
     }
 
@@ -194,7 +200,10 @@ impl Kube {
                 format!("{method} {uri}: request timed out after {}{maybe}", crate::duration::format_duration(limit)),
             ),
             Unanswered::Error(kube::Error::Auth(e)) => {
-                return fail(Exit::Forbidden, format!("cannot authenticate to {}: {e}", self.server));
+                return fail(
+                    Exit::Forbidden,
+                    format!("cannot authenticate to {}: {}", self.server, credential_error(&e)),
+                );
             }
             Unanswered::Error(other) => Fail::new(
                 Exit::Failure,
@@ -211,7 +220,9 @@ impl Kube {
                 let message = if status.message.is_empty() { status.reason.clone() } else { status.message.clone() };
                 Fail::from_status(status.code, crate::output::sanitize(&message)).into()
             }
-            kube::Error::Auth(e) => fail(Exit::Forbidden, format!("cannot authenticate to {}: {e}", self.server)),
+            kube::Error::Auth(e) => {
+                fail(Exit::Forbidden, format!("cannot authenticate to {}: {}", self.server, credential_error(&e)))
+            }
             other => fail(Exit::Failure, unreachable_text(&self.server, &chain_text(&other))),
         }
     }
@@ -302,6 +313,45 @@ impl Kube {
         let uri = format!("/api/v1/namespaces/{}/pods?labelSelector={}", encode(ns), encode(selector));
         self.call(Method::GET, &uri, None, None).await
     }
+}
+
+/// What the kubeconfig holds that kube would take without a word, or crash on: a token that is
+/// not a valid HTTP header value (a pasted trailing newline, a control character) panics inside
+/// the client; a certificate authority with no PEM certificate in it is silently no CA at all.
+fn check_credentials(config: &Config) -> Result<()> {
+    use secrecy::ExposeSecret;
+    if let Some(token) = &config.auth_info.token
+        && header::HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).is_err()
+    {
+        return Err(fail(
+            Exit::Usage,
+            "the kubeconfig's token is not a valid HTTP header value (a trailing newline or a control character?): fix the kubeconfig",
+        ));
+    }
+    if config.root_cert.as_ref().is_some_and(Vec::is_empty) {
+        return Err(fail(
+            Exit::Usage,
+            "the kubeconfig's certificate-authority holds no PEM certificate: fix the kubeconfig (kubectl refuses it too)",
+        ));
+    }
+    Ok(())
+}
+
+/// A credential error without what an exec plugin printed: its output may hold the credential
+/// (contract, "Security"). What failed stays; what it said does not.
+fn credential_error(err: &dyn std::error::Error) -> String {
+    let text = chain_text(err);
+    if let Some(at) = text.find("auth exec command") {
+        let command = text[at..].split('\'').nth(1).unwrap_or("?");
+        return format!(
+            "the exec credential plugin '{command}' failed; its output is not shown (it may hold credentials)"
+        );
+    }
+    if text.contains("failed to parse auth exec output") {
+        return "the exec credential plugin's output is not an ExecCredential; it is not shown (it may hold credentials)"
+            .to_string();
+    }
+    text
 }
 
 /// The API path of InferenceServices: all, a namespace's, or one (segments percent-encoded).

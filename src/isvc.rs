@@ -99,6 +99,9 @@ pub struct Isvc {
     pub annotations: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
     pub status: Status,
+    /// Why `status` could not be read, when it could not (a field of the wrong type): then
+    /// `status` is empty, and nothing may be decided from it.
+    pub status_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -209,7 +212,13 @@ impl Isvc {
     pub fn from_value(raw: Value) -> Isvc {
         let meta = raw.get("metadata");
         let text = |key: &str| meta.and_then(|m| m.get(key)).and_then(Value::as_str).unwrap_or_default().to_string();
-        let status = raw.get("status").and_then(|s| serde_json::from_value(s.clone()).ok()).unwrap_or_default();
+        let (status, status_error) = match raw.get("status") {
+            None | Some(Value::Null) => (Status::default(), None),
+            Some(s) => match serde_json::from_value(without_nulls(s)) {
+                Ok(status) => (status, None),
+                Err(e) => (Status::default(), Some(e.to_string())),
+            },
+        };
         Isvc {
             name: text("name"),
             namespace: text("namespace"),
@@ -217,6 +226,7 @@ impl Isvc {
             annotations: string_map(meta.and_then(|m| m.get("annotations"))),
             labels: string_map(meta.and_then(|m| m.get("labels"))),
             status,
+            status_error,
             raw,
         }
     }
@@ -392,6 +402,18 @@ impl Isvc {
     }
 }
 
+/// A copy without the object keys whose value is null: null is "absent", as Go clients write
+/// nil lists and maps.
+fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), without_nulls(v))).collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
 /// The label selector of every pod of an InferenceService.
 pub fn pod_selector(name: &str) -> String {
     format!("{ISVC_LABEL}={name}")
@@ -479,6 +501,23 @@ mod tests {
         let custom = isvc(json!({"spec":{"predictor":{"containers":[{"image":"x"}]}}}));
         assert_eq!(custom.model_field(Component::Predictor), ModelField::None);
         assert_eq!(custom.model_uri(Component::Predictor), None);
+    }
+
+    #[test]
+    fn a_malformed_status_is_said_and_null_is_absent() {
+        let null_conditions =
+            isvc(json!({"status": {"conditions": null, "components": {"predictor": {"latestCreatedRevision": "r2"}}}}));
+        assert_eq!(null_conditions.status_error, None);
+        assert_eq!(null_conditions.component_status(Component::Predictor).lcr(), "r2");
+        for bad in [
+            json!("garbage"),
+            json!({"components": {"predictor": {"traffic": {"0": {}}}}}),
+            json!({"components": {"predictor": {"traffic": [{"percent": "10"}]}}}),
+        ] {
+            let i = isvc(json!({"status": bad}));
+            assert!(i.status_error.is_some(), "{bad}");
+            assert_eq!(i.status, Status::default());
+        }
     }
 
     #[test]

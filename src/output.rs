@@ -54,7 +54,8 @@ pub fn render_table(headers: &[&str], rows: &[Vec<String>], no_headers: bool) ->
 /// The result of a command on one InferenceService, on stdout: the object (`-o json|yaml`), its
 /// reference (`-o name`), or kubectl's line `inferenceservice.serving.kserve.io/NAME WHAT`.
 pub fn print_result(format: Option<OutputFormat>, isvc: &Isvc, what: &str) -> Result<()> {
-    let reference = format!("inferenceservice.serving.kserve.io/{}", isvc.name);
+    // The name comes from the cluster: escaped like every cluster-supplied text.
+    let reference = format!("inferenceservice.serving.kserve.io/{}", sanitize(&isvc.name));
     match format {
         Some(OutputFormat::Name) => println!("{reference}"),
         Some(OutputFormat::Json) => print!("{}", to_json(&isvc.raw)?),

@@ -13,6 +13,33 @@ const NO_API: &str = "the server could not find the requested resource";
 /// Reads the named InferenceService, or finds the one to use when no name is given.
 /// One request on the happy path (a GET, or a LIST without a name).
 pub async fn resolve(kube: &Kube, term: &Terminal, name: Option<&str>) -> Result<Isvc> {
+    let isvc = find(kube, term, name).await?;
+    check_answer(&isvc, &kube.namespace, name)?;
+    Ok(isvc)
+}
+
+/// The object a command acts on must be the one asked for (or listed), with a name that can go
+/// into a path: a write never goes to an object the command did not mean.
+fn check_answer(isvc: &Isvc, ns: &str, asked: Option<&str>) -> Result<()> {
+    let answered = format!("{}/{}", isvc.namespace, isvc.name);
+    let wrong = match asked {
+        Some(name) => isvc.name != name || isvc.namespace != ns,
+        None => isvc.namespace != ns || crate::names::check_name(&isvc.name).is_err(),
+    };
+    if wrong {
+        let asked = asked.map_or_else(|| format!("an InferenceService of {ns}"), |n| format!("{ns}/{n}"));
+        return Err(fail(
+            Exit::Failure,
+            crate::output::sanitize(&format!(
+                "the API server answered with another object than the one asked (asked for {asked}, got '{answered}', its metadata.name or namespace): nothing was changed"
+            )),
+        ));
+    }
+    Ok(())
+}
+
+/// The named InferenceService, or the one to use when no name is given.
+async fn find(kube: &Kube, term: &Terminal, name: Option<&str>) -> Result<Isvc> {
     let ns = kube.namespace.as_str();
     if let Some(name) = name {
         crate::names::check_name(name)?;

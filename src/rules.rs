@@ -27,8 +27,19 @@ fn refuse(message: impl Into<String>) -> Fail {
     Fail::new(Exit::Refused, message)
 }
 
-/// Every mutation and `wait`: only Knative mode has revisions and a traffic split.
+/// Every mutation and `wait`: a readable status, and Knative mode (only it has revisions and a
+/// traffic split).
 pub fn check_mode(isvc: &Isvc) -> Result<(), Fail> {
+    // Nothing is decided on a status that could not be read: the guard rails would see nothing.
+    if let Some(why) = &isvc.status_error {
+        return Err(Fail::new(
+            Exit::Failure,
+            format!(
+                "the status of {} cannot be read ({why}): nothing was changed; look at it with `kubectl get isvc {} -o yaml`",
+                isvc.name, isvc.name
+            ),
+        ));
+    }
     match isvc.mode() {
         Mode::Knative => Ok(()),
         Mode::Standard => Err(refuse(format!(

@@ -9,7 +9,7 @@ use crate::cli::{DryRun, WaitLimits, WriteArgs};
 use crate::client::PatchKind;
 use crate::error::{Exit, Fail, exit_of, fail, http_status_of, is_unanswered};
 use crate::isvc::{Component, Isvc, OwnedFields};
-use crate::output::{dash, print_result, to_json};
+use crate::output::{dash, print_result, sanitize, to_json};
 use crate::patch::{Change, display_patch, expect_revision_patch, merge_patch};
 use crate::resolve::resolve;
 use crate::rules::{Plan, check_component, check_mode, expand_revision};
@@ -139,7 +139,7 @@ fn preview_and_confirm(ctx: &Ctx, m: &Mutation<'_>, target: &Target, change: &Ch
     for owner in isvc.gitops_owners() {
         term.warn(&format!("{} looks managed by GitOps ({owner}): a sync will revert this change", isvc.name));
     }
-    eprintln!("{}/{} @ {}", isvc.namespace, isvc.name, ctx.kube.context);
+    eprintln!("{}", sanitize(&format!("{}/{} @ {}", isvc.namespace, isvc.name, ctx.kube.context)));
     let before = traffic::current(isvc, target.component);
     let after = traffic::predicted(isvc, target.component, change);
     if dry_run.is_some() || term.interactive && !term.yes {

@@ -16,11 +16,7 @@
 //!   server answers nothing ([`Answer::Nothing`]) sends no request at all (usage errors come
 //!   before any request, §3).
 //!
-//! Two groups are red on purpose, each in its own test so that the rest stays a guard:
-//! - `names_and_namespaces_are_checked_before_any_request`: client-side DNS-1123 checks (exit 2,
-//!   a message that says what a valid name is) are not in src yet;
-//! - `known_defects`: cases that show a defect of src today (each says which with `.defect(..)`);
-//!   they pass once src is fixed, and the marker is then removed.
+//! One test per group, so that a failure names the kind of input that broke.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -40,16 +36,6 @@ const PERCENT: &str = "percent must be an integer from 0 to 100";
 const VALID: &str = "valid||DNS-1123";
 /// A credential an exec plugin prints: it must never reach the output (§11).
 const SECRET: &str = "corpus-s3cret-t0ken-4b1d";
-
-/// clap's own usage errors: `error: …` then continuation lines (`[possible values: …]`, `tip: …`,
-/// `Usage: …`, `For more information, try '--help'.`), where the contract has one `error:` line.
-const CLAP_LINES: &str = "clap's usage error is several lines (possible values / tip / Usage / For more information)";
-const EXEC_CODE: &str = "an exec credential plugin that fails exits 2 (`cannot use the kubeconfig`), the contract \
-                         says 5 (credentials that cannot be obtained)";
-const EXEC_LEAK: &str = "the exec plugin's stdout (the credential) is quoted in the error message (§11)";
-const TOKEN_PANIC: &str = "a token that is not a valid header value panics in tower-http (exit 101)";
-const STATUS_DROPPED: &str = "one malformed status field discards the whole status (serde default): the guard rails \
-                              see no canary and the write goes out";
 
 /// Which rules a case exercises; one test per group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,22 +105,10 @@ struct Case {
     words: &'static [&'static str],
     /// Words that must appear nowhere (stdout or stderr).
     never: &'static [&'static str],
-    /// The defect of src this case shows today; `None` when it passes.
-    defect: Option<&'static str>,
 }
 
 const fn case(group: Group, args: &'static [&'static str], code: i32, words: &'static [&'static str]) -> Case {
-    Case {
-        group,
-        args,
-        kubeconfig: Kc::Stub,
-        files: &[],
-        answer: Answer::Nothing,
-        code,
-        words,
-        never: &[],
-        defect: None,
-    }
+    Case { group, args, kubeconfig: Kc::Stub, files: &[], answer: Answer::Nothing, code, words, never: &[] }
 }
 
 impl Case {
@@ -149,9 +123,6 @@ impl Case {
     }
     const fn never(self, never: &'static [&'static str]) -> Case {
         Case { never, ..self }
-    }
-    const fn defect(self, defect: &'static str) -> Case {
-        Case { defect: Some(defect), ..self }
     }
 }
 
@@ -220,17 +191,17 @@ const CORPUS: &[Case] = &[
     case(Flags, &["wait", "iris", "--for=done"], 2, &["done"]),
     // -o before the subcommand is checked by the plugin, in one line; after it, by clap (below).
     case(Flags, &["-o", "wide", "promote", "iris"], 2, &["-o wide is not available"]),
-    case(Flags, &["set", "iris", "10", "--dry-run=maybe"], 2, &["maybe"]).defect(CLAP_LINES),
-    case(Flags, &["set", "iris", "10", "-o", "wide"], 2, &["wide"]).defect(CLAP_LINES),
-    case(Flags, &["status", "-o", "name"], 2, &["name"]).defect(CLAP_LINES),
-    case(Flags, &["version", "-o", "yaml"], 2, &["yaml"]).defect(CLAP_LINES),
-    case(Flags, &["set", "iris", "10", "--frobnicate"], 2, &["--frobnicate"]).defect(CLAP_LINES),
-    case(Flags, &["set", "iris", "10", "--component", "sidecar"], 2, &["sidecar"]).defect(CLAP_LINES),
-    case(Flags, &["wait", "iris"], 2, &["--for"]).defect(CLAP_LINES),
-    case(Flags, &["set", "iris", "10", "--expect-revision"], 2, &["--expect-revision"]).defect(CLAP_LINES),
-    case(Flags, &["set", "iris", "10", "--wait", "--timeout", "soon"], 2, &["soon"]).defect(CLAP_LINES),
-    case(Flags, &["--request-timeout", "soon", "status"], 2, &["soon"]).defect(CLAP_LINES),
-    case(Flags, &["completion", "tcsh"], 2, &["tcsh"]).defect(CLAP_LINES),
+    case(Flags, &["set", "iris", "10", "--dry-run=maybe"], 2, &["maybe"]),
+    case(Flags, &["set", "iris", "10", "-o", "wide"], 2, &["wide"]),
+    case(Flags, &["status", "-o", "name"], 2, &["name"]),
+    case(Flags, &["version", "-o", "yaml"], 2, &["yaml"]),
+    case(Flags, &["set", "iris", "10", "--frobnicate"], 2, &["--frobnicate"]),
+    case(Flags, &["set", "iris", "10", "--component", "sidecar"], 2, &["sidecar"]),
+    case(Flags, &["wait", "iris"], 2, &["--for"]),
+    case(Flags, &["set", "iris", "10", "--expect-revision"], 2, &["--expect-revision"]),
+    case(Flags, &["set", "iris", "10", "--wait", "--timeout", "soon"], 2, &["soon"]),
+    case(Flags, &["--request-timeout", "soon", "status"], 2, &["soon"]),
+    case(Flags, &["completion", "tcsh"], 2, &["tcsh"]),
     // ---- names and namespaces that cannot exist: exit 2 before any request, saying what a
     // valid one is. Red until client-side name validation lands. ----
     case(Names, &["status", "Iris"], 2, &[VALID]),
@@ -292,23 +263,18 @@ const CORPUS: &[Case] = &[
     ))),
     // A CA that is not a certificate: kubectl refuses it before connecting ("unable to load
     // root certificates"); the plugin ignores it and fails the handshake instead.
-    case(Kubeconfig, &["status", "iris"], 2, &["certificate"])
-        .kc(Kc::Text(kubeconfig!(
-            "{server: '{plain}', certificate-authority-data: bm90IGEgY2VydGlmaWNhdGU=}",
-            "{token: t}"
-        )))
-        .defect("a certificate-authority-data that holds no certificate is ignored (exit 1 at the handshake)"),
+    case(Kubeconfig, &["status", "iris"], 2, &["certificate"]).kc(Kc::Text(kubeconfig!(
+        "{server: '{plain}', certificate-authority-data: bm90IGEgY2VydGlmaWNhdGU=}",
+        "{token: t}"
+    ))),
     // Tokens that cannot be a header value.
     case(Kubeconfig, &["status", "iris"], 2, &["kubeconfig"])
-        .kc(Kc::Text(kubeconfig!("{server: '{stub}'}", "{token: \"t0k\\u001b]0;pwned\\u0007en\"}")))
-        .defect(TOKEN_PANIC),
+        .kc(Kc::Text(kubeconfig!("{server: '{stub}'}", "{token: \"t0k\\u001b]0;pwned\\u0007en\"}"))),
     case(Kubeconfig, &["status", "iris"], 2, &["kubeconfig"])
-        .kc(Kc::Text(kubeconfig!("{server: '{stub}'}", "{token: \"t0ken\\n\"}")))
-        .defect(TOKEN_PANIC),
+        .kc(Kc::Text(kubeconfig!("{server: '{stub}'}", "{token: \"t0ken\\n\"}"))),
     // Exec credential plugins that cannot give a credential (§6: 5), and never print it (§11).
     case(Kubeconfig, &["status", "iris"], 5, &["exec"])
-        .kc(Kc::Text(kubeconfig!("{server: '{stub}'}", "{exec-missing}")))
-        .defect(EXEC_CODE),
+        .kc(Kc::Text(kubeconfig!("{server: '{stub}'}", "{exec-missing}"))),
     case(Kubeconfig, &["status", "iris"], 5, &["exec"])
         .kc(Kc::Text(kubeconfig!("{server: '{stub}'}", "{exec}")))
         .files(&[(
@@ -316,13 +282,11 @@ const CORPUS: &[Case] = &[
             "#!/bin/sh\necho '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\
              \"status\":{\"token\":\"{secret}\"}}'\nexit 1\n",
         )])
-        .never(&[SECRET])
-        .defect(EXEC_LEAK),
+        .never(&[SECRET]),
     case(Kubeconfig, &["status", "iris"], 5, &["exec"])
         .kc(Kc::Text(kubeconfig!("{server: '{stub}'}", "{exec}")))
         .files(&[("cred.sh", "#!/bin/sh\necho 'token {secret} (not an ExecCredential)'\n")])
-        .never(&[SECRET])
-        .defect(EXEC_LEAK),
+        .never(&[SECRET]),
     // ---- API answers no conforming server sends (§6: an unexpected answer is 1) ----
     case(Server, &["set", "iris", "10", "--yes"], 1, &["{stub}"]).answer(Answer::Raw(
         200,
@@ -348,27 +312,25 @@ const CORPUS: &[Case] = &[
         .answer(Answer::Object(Base::Deployed, &[("/spec", "\"garbage\"")])),
     // A malformed status, under a command that a readable one refuses (a new model would drop
     // the canary in progress, §8): never a write on what could not be read.
+    // `conditions: null` is "absent" (Go clients write nil lists so): the status is read, and the
+    // guard rail refuses to drop the canary in progress.
+    case(Server, &["set", "iris", "20", "--model-uri", "gs://models/iris/v3", "--yes"], 7, &["would drop it"])
+        .answer(Answer::Object(Base::Canary10, &[("/status/conditions", "null")])),
     case(Server, &["set", "iris", "20", "--model-uri", "gs://models/iris/v3", "--yes"], 1, &["status"])
-        .answer(Answer::Object(Base::Canary10, &[("/status/conditions", "null")]))
-        .defect(STATUS_DROPPED),
+        .answer(Answer::Object(Base::Canary10, &[("/status", "\"garbage\"")])),
     case(Server, &["set", "iris", "20", "--model-uri", "gs://models/iris/v3", "--yes"], 1, &["status"])
-        .answer(Answer::Object(Base::Canary10, &[("/status", "\"garbage\"")]))
-        .defect(STATUS_DROPPED),
+        .answer(Answer::Object(Base::Canary10, &[("/status/components/predictor/traffic", "{\"0\": {}}")])),
     case(Server, &["set", "iris", "20", "--model-uri", "gs://models/iris/v3", "--yes"], 1, &["status"])
-        .answer(Answer::Object(Base::Canary10, &[("/status/components/predictor/traffic", "{\"0\": {}}")]))
-        .defect(STATUS_DROPPED),
-    case(Server, &["set", "iris", "20", "--model-uri", "gs://models/iris/v3", "--yes"], 1, &["status"])
-        .answer(Answer::Object(Base::Canary10, &[("/status/components/predictor/traffic/0/percent", "\"10\"")]))
-        .defect(STATUS_DROPPED),
+        .answer(Answer::Object(Base::Canary10, &[("/status/components/predictor/traffic/0/percent", "\"10\"")])),
     // Terminal escapes from the cluster (§5): in a name, a condition message, an annotation
     // printed as YAML, a Status message.
-    case(Server, &["set", "iris", "10", "--yes"], 7, &["Standard||RawDeployment"]).answer(Answer::Object(
+    // A name with escapes is not the name asked for: refused (§4), the escapes escaped.
+    case(Server, &["set", "iris", "10", "--yes"], 1, &["another object"]).answer(Answer::Object(
         Base::Deployed,
         &[("/metadata/name", "\"iris\\u001b[2J\""), ("/status/deploymentMode", "\"RawDeployment\"")],
     )),
-    case(Server, &["promote", "iris", "--yes"], 0, &["unchanged"])
-        .answer(Answer::Object(Base::Deployed, &[("/metadata/name", "\"iris\\u001b]0;pwned\\u0007\"")]))
-        .defect("the result line prints the name from the answer without escaping it (stdout)"),
+    case(Server, &["promote", "iris", "--yes"], 1, &["another object"])
+        .answer(Answer::Object(Base::Deployed, &[("/metadata/name", "\"iris\\u001b]0;pwned\\u0007\"")])),
     case(Server, &["promote", "iris", "--yes"], 7, &["--force"]).answer(Answer::Object(
         Base::Starting10,
         &[(
@@ -399,33 +361,29 @@ const CORPUS: &[Case] = &[
     )),
     // An answer about another object than the one asked: never a write to that one.
     case(Server, &["promote", "iris", "--yes"], 1, &["other"])
-        .answer(Answer::Object(Base::Canary10, &[("/metadata/name", "\"other\"")]))
-        .defect("the PATCH goes to the name in the answer, not the one asked (PATCH .../inferenceservices/other)"),
-    case(Server, &["promote", "--yes"], 1, &["name"])
-        .answer(Answer::List(
-            "{\"kind\": \"InferenceServiceList\", \"apiVersion\": \"serving.kserve.io/v1beta1\", \"metadata\": {}, \
+        .answer(Answer::Object(Base::Canary10, &[("/metadata/name", "\"other\"")])),
+    case(Server, &["promote", "--yes"], 1, &["name"]).answer(Answer::List(
+        "{\"kind\": \"InferenceServiceList\", \"apiVersion\": \"serving.kserve.io/v1beta1\", \"metadata\": {}, \
              \"items\": [{\"spec\": {\"predictor\": {\"canaryTrafficPercent\": 10, \
              \"model\": {\"storageUri\": \"gs://models/iris/v2\"}}}}]}",
-        ))
-        .defect("a listed item without metadata.name is used: PATCH .../inferenceservices/ (the collection)"),
+    )),
 ];
 
-/// Cases of one group, or the known defects.
+/// The cases of one group.
 fn cases(pick: impl Fn(&Case) -> bool) -> Vec<&'static Case> {
     CORPUS.iter().filter(|c| pick(c)).collect()
 }
 
 #[test]
 fn percents_are_usage_errors_before_any_request() {
-    check_all(&cases(|c| c.group == Percent && c.defect.is_none()));
+    check_all(&cases(|c| c.group == Percent));
 }
 
 #[test]
 fn bad_flags_and_combinations_are_usage_errors_before_any_request() {
-    check_all(&cases(|c| c.group == Flags && c.defect.is_none()));
+    check_all(&cases(|c| c.group == Flags));
 }
 
-/// Red until client-side name validation lands (exit 2, "a valid name …").
 #[test]
 fn names_and_namespaces_are_checked_before_any_request() {
     check_all(&cases(|c| c.group == Names));
@@ -433,26 +391,19 @@ fn names_and_namespaces_are_checked_before_any_request() {
 
 #[test]
 fn broken_kubeconfigs_get_their_documented_code() {
-    check_all(&cases(|c| c.group == Kubeconfig && c.defect.is_none()));
+    check_all(&cases(|c| c.group == Kubeconfig));
 }
 
 #[test]
 fn bad_server_answers_fail_cleanly_and_write_nothing() {
-    check_all(&cases(|c| c.group == Server && c.defect.is_none()));
-}
-
-/// Red until src is fixed: each case names its defect.
-#[test]
-fn known_defects() {
-    check_all(&cases(|c| c.group != Names && c.defect.is_some()));
+    check_all(&cases(|c| c.group == Server));
 }
 
 #[test]
 fn corpus_has_at_least_40_cases() {
     let count = |g: Group| CORPUS.iter().filter(|c| c.group == g).count();
     let groups: Vec<String> = GROUPS.iter().map(|g| format!("{g:?} {}", count(*g))).collect();
-    let defects = CORPUS.iter().filter(|c| c.defect.is_some()).count();
-    println!("bad-input corpus: {} cases ({}); {defects} marked as known defects", CORPUS.len(), groups.join(", "));
+    println!("bad-input corpus: {} cases ({})", CORPUS.len(), groups.join(", "));
     assert!(CORPUS.len() >= 40, "the corpus has only {} cases", CORPUS.len());
     for g in GROUPS {
         assert!(count(g) > 0, "no case in {g:?}");
@@ -567,14 +518,7 @@ fn check(case: &Case) -> Result<(), String> {
         return Ok(());
     }
     let sent: Vec<String> = requests.iter().map(|r| format!("  {}", short_line(r))).collect();
-    let defect = case.defect.map(|d| format!("known defect: {d}\n")).unwrap_or_default();
-    Err(format!(
-        "{}\n{defect}broke: {}\n{}--- requests:\n{}",
-        label(case),
-        broken.join("; "),
-        out.describe(),
-        sent.join("\n")
-    ))
+    Err(format!("{}\nbroke: {}\n{}--- requests:\n{}", label(case), broken.join("; "), out.describe(), sent.join("\n")))
 }
 
 /// A request as one line, its body cut (a 20 MB answer is not a request, but a PATCH body is).
