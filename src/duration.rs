@@ -29,7 +29,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "" => return Err(format!("invalid duration '{text}': missing unit (s, m, h)")),
             u => return Err(format!("invalid duration '{text}': unknown unit '{u}'")),
         };
-        total += Duration::from_secs_f64(seconds);
+        total = Duration::try_from_secs_f64(seconds)
+            .ok()
+            .and_then(|d| total.checked_add(d))
+            .ok_or(format!("invalid duration '{text}': too long"))?;
         rest = &rest[unit_len..];
     }
     Ok(total)

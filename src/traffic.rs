@@ -48,7 +48,7 @@ pub fn predicted(isvc: &Isvc, c: Component, change: &Change) -> Vec<Split> {
         Some(p) if !s.lro().is_empty() => {
             let mut out = vec![Split { revision: latest, percent: p, tag: latest_tag }];
             if p < 100 {
-                out.push(Split { revision: prev.to_string(), percent: 100 - p, tag: "prev".into() });
+                out.push(Split { revision: prev.to_string(), percent: 100i64.saturating_sub(p), tag: "prev".into() });
             }
             out
         }
@@ -69,7 +69,7 @@ fn split_texts(rows: &[Split]) -> Vec<String> {
 /// The before/after split on one line, for logs (CI, `--yes`): `traffic: A, B -> C, D`.
 pub fn preview_line(before: &[Split], after: &[Split]) -> String {
     let side = |rows: &[Split]| if rows.is_empty() { "none".to_string() } else { split_texts(rows).join(", ") };
-    format!("traffic: {} -> {}", side(before), side(after))
+    crate::output::sanitize(&format!("traffic: {} -> {}", side(before), side(after)))
 }
 
 /// A small before/after table for stderr.

@@ -312,7 +312,7 @@ fn revision_rows(isvc: &Isvc, c: Component, revisions: &Revisions) -> Vec<Revisi
             tags.dedup();
             RevisionView {
                 name: name.to_string(),
-                percent: entries.iter().map(|t| t.pct()).sum(),
+                percent: entries.iter().fold(0, |sum: i64, t| sum.saturating_add(t.pct())),
                 via,
                 roles,
                 ready,
@@ -392,7 +392,11 @@ pub fn render_details(
             Some(p) => format!("{p}% to the latest revision"),
             None => "100% to the latest revision (canaryTrafficPercent unset)".to_string(),
         };
-        out.push_str(&format!("\n{} ({} mode): desired {desired}\n", paint(key, Color::Bold, color), view.mode));
+        out.push_str(&format!(
+            "\n{} ({} mode): desired {desired}\n",
+            paint(key, Color::Bold, color),
+            sanitize(&view.mode)
+        ));
         if c.revisions.is_empty() {
             out.push_str("no revision yet\n");
             continue;
@@ -405,7 +409,12 @@ pub fn render_details(
         out.push_str(&render_table(&headers, &rows, no_headers));
         for r in &c.revisions {
             if let Some(failure) = &r.failure {
-                out.push_str(&format!("{} {}: {}\n", r.name, paint("failed", Color::Red, color), sanitize(failure)));
+                out.push_str(&format!(
+                    "{} {}: {}\n",
+                    sanitize(&r.name),
+                    paint("failed", Color::Red, color),
+                    sanitize(failure)
+                ));
             }
         }
         for note in &c.notes {
@@ -447,7 +456,10 @@ pub fn render_details(
         by_revision.entry(p.revision.as_str()).or_default().push(p);
     }
     for (rev, pods) in by_revision.iter().rev() {
-        out.push_str(&format!("pods of {}:\n", if rev.is_empty() { "(no revision label)" } else { rev }));
+        out.push_str(&format!(
+            "pods of {}:\n",
+            if rev.is_empty() { "(no revision label)".to_string() } else { sanitize(rev) }
+        ));
         let rows: Vec<Vec<String>> = pods
             .iter()
             .map(|p| vec![p.name.clone(), p.ready.clone(), p.status.clone(), p.restarts_text.clone(), p.age.clone()])

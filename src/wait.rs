@@ -108,9 +108,10 @@ pub fn judge(isvc: &Isvc, req: &WaitRequest, ready_pods: Option<&[String]>) -> V
     let phase = match &req.goal {
         Goal::Split(n) => {
             let ok_latest = latest.is_some_and(|t| t.pct() == *n && t.revision() == s.lcr()) && s.lcr() == s.lrr();
-            let ok_prev = prev.is_some_and(|t| t.pct() == 100 - n && t.revision() == s.lro());
-            (!(ok_latest && ok_prev))
-                .then(|| format!("waiting for {n}% on {} and {}% on {}", dash(s.lcr()), 100 - n, dash(s.lro())))
+            let ok_prev = prev.is_some_and(|t| t.pct() == 100i64.saturating_sub(*n) && t.revision() == s.lro());
+            (!(ok_latest && ok_prev)).then(|| {
+                format!("waiting for {n}% on {} and {}% on {}", dash(s.lcr()), 100i64.saturating_sub(*n), dash(s.lro()))
+            })
         }
         Goal::Pinned(target) => {
             let target = target.clone().unwrap_or_else(|| s.lro().to_string());
