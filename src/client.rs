@@ -205,10 +205,9 @@ impl Kube {
                     format!("cannot authenticate to {}: {}", self.server, credential_error(&e)),
                 );
             }
-            Unanswered::Error(other) => Fail::new(
-                Exit::Failure,
-                format!("cannot reach the API server at {}: {}{maybe}", self.server, chain_text(&other)),
-            ),
+            Unanswered::Error(other) => {
+                Fail::new(Exit::Failure, format!("{}{maybe}", unreachable_text(&self.server, &chain_text(&other))))
+            }
         };
         failure.unanswered = write;
         failure.into()
