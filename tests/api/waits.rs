@@ -92,6 +92,17 @@ fn someone_elses_write_to_the_percent_ends_the_wait_with_7() {
     assert_eq!(run.patches().len(), 1, "nothing written back\n{}", run.describe());
 }
 
+/// The wait ended 0 on the deciding event (rv 103), from a second watch opened at the last event
+/// seen (rv 101).
+#[track_caller]
+fn assert_resumed_and_decided(run: &Run) {
+    run.code(0).all_answered();
+    assert_eq!(ended_on(run), "103", "{}", run.describe());
+    let watches = run.watches();
+    assert!(watches.len() >= 2, "the watch was not opened again\n{}", run.describe());
+    assert_eq!(watches[1].param("resourceVersion"), Some("101"), "resumed from the last event\n{}", run.describe());
+}
+
 #[test]
 fn a_watch_that_ends_is_opened_again_from_the_last_resource_version() {
     let stub = Stub::start();
@@ -102,11 +113,7 @@ fn a_watch_that_ends_is_opened_again_from_the_last_resource_version() {
 
     let run = set_10_and_wait(&stub);
 
-    run.code(0).all_answered();
-    assert_eq!(ended_on(&run), "103", "{}", run.describe());
-    let watches = run.watches();
-    assert!(watches.len() >= 2, "the watch was not opened again\n{}", run.describe());
-    assert_eq!(watches[1].param("resourceVersion"), Some("101"), "resumed from the last event\n{}", run.describe());
+    assert_resumed_and_decided(&run);
 }
 
 #[test]
@@ -121,11 +128,7 @@ fn a_watch_cut_in_the_middle_of_an_event_is_opened_again() {
 
     let run = set_10_and_wait(&stub);
 
-    run.code(0).all_answered();
-    assert_eq!(ended_on(&run), "103", "{}", run.describe());
-    let watches = run.watches();
-    assert!(watches.len() >= 2, "the watch was not opened again\n{}", run.describe());
-    assert_eq!(watches[1].param("resourceVersion"), Some("101"), "resumed from the last event\n{}", run.describe());
+    assert_resumed_and_decided(&run);
 }
 
 #[test]
