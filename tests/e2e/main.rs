@@ -13,6 +13,7 @@ mod concurrency;
 mod errors;
 mod flow;
 mod guards;
+mod privilege;
 mod prompt;
 mod rbac;
 mod readme;
