@@ -1,4 +1,4 @@
-//! Least privilege: the Role README.md gives (get/list/watch/patch inferenceservices, list/watch
+//! Least privilege: the Role README.md gives (get/list/watch/patch inferenceservices, list
 //! pods, get/list Knative revisions) runs every command and wait; without `watch`, a `--wait`
 //! exits 5 before anything is written.
 
