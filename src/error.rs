@@ -101,6 +101,9 @@ pub fn exit_for_status(code: u16, message: &str) -> Exit {
         403 => Exit::Refused,
         404 => Exit::NotFound,
         400 | 409 | 422 => Exit::Refused,
+        // An admission webhook that could not be called (timed out, unreachable) under
+        // failurePolicy Fail: admission refused the change, nothing was applied.
+        500 if message.contains("failed calling webhook") => Exit::Refused,
         _ => Exit::Failure,
     }
 }
@@ -144,6 +147,8 @@ mod tests {
         assert_eq!(exit_for_status(404, "not found"), Exit::NotFound);
         assert_eq!(exit_for_status(422, "invalid"), Exit::Refused);
         assert_eq!(exit_for_status(500, "boom"), Exit::Failure);
+        let timed_out = r#"Internal error occurred: failed calling webhook "v.example.com": failed to call webhook: Post "https://127.0.0.1:1/v": context deadline exceeded"#;
+        assert_eq!(exit_for_status(500, timed_out), Exit::Refused);
     }
 
     #[test]
