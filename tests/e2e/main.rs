@@ -11,6 +11,8 @@ mod ci_example;
 mod complete;
 mod concurrency;
 mod errors;
+mod faultproxy;
+mod faults;
 mod flow;
 mod guards;
 mod privilege;
