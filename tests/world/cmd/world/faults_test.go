@@ -72,7 +72,7 @@ func TestRealFaults(t *testing.T) {
 	start := time.Now()
 	f := startOwnWorld(t, binDir)
 	t.Logf("own world ready in %.1fs", time.Since(start).Seconds())
-	f.plugin = plugin
+	f.plugin, f.binDir = plugin, binDir
 
 	// Both InferenceServices roll out at once, each in its own namespace.
 	f.createISVC("faults-webhook", "sklearn")
@@ -94,6 +94,7 @@ type faultWorld struct {
 	kube   kubernetes.Interface
 	dyn    dynamic.Interface
 	plugin string
+	binDir string
 }
 
 // startOwnWorld starts `world up` on a state folder of the test, holding the parent pipe, and
@@ -276,8 +277,8 @@ func (r pluginRun) String() string {
 	return fmt.Sprintf("exit %d after %.1fs\nstdout:\n%s\nstderr:\n%s", r.code, r.took.Seconds(), r.stdout, r.stderr)
 }
 
-// restart restarts a child of the world through its control socket, checking first that the
-// plugin's wait is still running.
+// restart restarts a child of the world with `world restart` (the launcher's control socket),
+// checking first that the plugin's wait is still running.
 func (f *faultWorld) restart(name string, plugin <-chan pluginRun) {
 	f.t.Helper()
 	select {
@@ -286,8 +287,8 @@ func (f *faultWorld) restart(name string, plugin <-chan pluginRun) {
 	default:
 	}
 	start := time.Now()
-	if err := Restart(f.state, name); err != nil {
-		f.t.Fatalf("restart %s: %v", name, err)
+	if out, err := exec.Command(filepath.Join(f.binDir, "world"), "restart", "--state", f.state, name).CombinedOutput(); err != nil {
+		f.t.Fatalf("world restart %s: %v: %s", name, err, out)
 	}
 	f.t.Logf("restarted %s in %.1fs", name, time.Since(start).Seconds())
 }
