@@ -4,6 +4,7 @@
 //
 //	world up --state DIR [--parent-fd N] [--bin-dir DIR]
 //	world sandbox --state DIR [--plugin-dir DIR] [--bin-dir DIR]
+//	world restart --state DIR NAME   (restarts one child of the running world on DIR; control.go)
 //	world knative-controller --kubeconfig FILE   (started by `up`, not by hand)
 package main
 
@@ -23,6 +24,7 @@ func usage() {
 	fmt.Fprintln(os.Stderr, `usage:
   world up --state DIR [--parent-fd N] [--bin-dir DIR]
   world sandbox --state DIR [--plugin-dir DIR] [--bin-dir DIR]
+  world restart --state DIR NAME
   world knative-controller --kubeconfig FILE`)
 	os.Exit(2)
 }
@@ -35,6 +37,8 @@ func main() {
 	switch os.Args[1] {
 	case "up", "sandbox":
 		os.Exit(runWorld(os.Args[1], os.Args[2:], logger))
+	case "restart":
+		os.Exit(restartCommand(os.Args[2:]))
 	case "knative-controller":
 		fs := flag.NewFlagSet("knative-controller", flag.ExitOnError)
 		kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the controller")

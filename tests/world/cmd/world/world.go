@@ -42,6 +42,9 @@ type world struct {
 	fakesWG  chan struct{} // closed when every fake has returned
 	stopFake context.CancelFunc
 	log      *log.Logger
+	// ready waits until a restarted child serves again (Restart), by name; a child not listed
+	// is given the same second as knative-controller at start.
+	ready map[string]func(ctx context.Context, p *controlplane.Proc) error
 }
 
 func runWorld(mode string, args []string, logger *log.Logger) int {
@@ -94,6 +97,14 @@ func runWorld(mode string, args []string, logger *log.Logger) int {
 	}
 	logger.Printf("ready in %.1fs", time.Since(start).Seconds())
 
+	stopControl, err := w.serveControl(ctx, filepath.Join(w.env.StateDir, controlSocket))
+	if err != nil {
+		logger.Printf("control socket: %v", err)
+		w.stop()
+		return 1
+	}
+	defer stopControl()
+
 	if mode == "sandbox" {
 		if err := sandbox(ctx, w, *pluginDir); err != nil {
 			logger.Printf("sandbox: %v", err)
@@ -143,7 +154,7 @@ func prepareState(dir string) (string, error) {
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return "", err
 	}
-	for _, name := range []string{"etcd", "logs", "pki", "kubeconfigs", "kserve-tmp", "audit.log", "env.json", "pids", "kubeconfig"} {
+	for _, name := range []string{"etcd", "logs", "pki", "kubeconfigs", "kserve-tmp", "audit.log", "env.json", "pids", "kubeconfig", controlSocket} {
 		if err := os.RemoveAll(filepath.Join(abs, name)); err != nil {
 			return "", err
 		}
@@ -171,7 +182,8 @@ func startWorld(ctx context.Context, state, binDir string, logger *log.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	w := &world{sup: sup, log: logger, fakeErrs: make(chan error, 8), stopFake: func() {}}
+	w := &world{sup: sup, log: logger, fakeErrs: make(chan error, 8), stopFake: func() {},
+		ready: map[string]func(context.Context, *controlplane.Proc) error{}}
 
 	// 1. etcd, kube-apiserver, kube-controller-manager.
 	cp, err := controlplane.Start(ctx, sup, binDir, state)
@@ -184,6 +196,9 @@ func startWorld(ctx context.Context, state, binDir string, logger *log.Logger) (
 	admin, err := controlplane.RESTConfig(cp.Kubeconfig.Admin)
 	if err != nil {
 		return w, err
+	}
+	w.ready["kube-apiserver"] = func(ctx context.Context, p *controlplane.Proc) error {
+		return waitAPIServer(ctx, p, admin, 90*time.Second)
 	}
 	in, err := install.New(admin, mods, logger)
 	if err != nil {
@@ -297,8 +312,12 @@ func startKServe(ctx context.Context, w *world, cp *controlplane.ControlPlane, b
 	if err != nil {
 		return err
 	}
-	if err := waitChild(ctx, p, fmt.Sprintf("http://127.0.0.1:%d/readyz", probe), 60*time.Second); err != nil {
+	readyz := fmt.Sprintf("http://127.0.0.1:%d/readyz", probe)
+	if err := waitChild(ctx, p, readyz, 60*time.Second); err != nil {
 		return fmt.Errorf("kserve-manager: %w", err)
+	}
+	w.ready["kserve-manager"] = func(ctx context.Context, p *controlplane.Proc) error {
+		return waitChild(ctx, p, readyz, 60*time.Second)
 	}
 	w.log.Printf("kserve-manager ready (webhook port %d)", webhook)
 	return in.Webhooks(ctx, webhook, cp.CA.CertPEM)

@@ -19,6 +19,9 @@ type Proc struct {
 	Cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited and been reaped
 	err  error         // its exit status, valid once done is closed
+
+	path, args, env []string // how it was started (path has one element), for Restart
+	expected        bool     // stopped on purpose by Restart: its exit is not a death (s.mu)
 }
 
 // Done is closed when the process has exited.
@@ -74,15 +77,23 @@ func (s *Supervisor) Start(name, path string, args []string, env []string) (*Pro
 		logFile.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &Proc{Name: name, Cmd: cmd, done: make(chan struct{})}
-	s.procs = append(s.procs, p)
+	p := &Proc{Name: name, Cmd: cmd, done: make(chan struct{}), path: []string{path}, args: args, env: env}
+	replaced := false
+	for i, old := range s.procs {
+		if old.Name == name { // a restart: the new process takes the old one's place in the order
+			s.procs[i], replaced = p, true
+		}
+	}
+	if !replaced {
+		s.procs = append(s.procs, p)
+	}
 	s.Log.Printf("started %s (pid %d), log %s", name, cmd.Process.Pid, logFile.Name())
 	go func() {
 		p.err = cmd.Wait()
 		logFile.Close()
 		close(p.done)
 		s.mu.Lock()
-		stopping := s.stopping
+		stopping := s.stopping || p.expected
 		s.mu.Unlock()
 		if !stopping {
 			s.Log.Printf("%s exited unexpectedly: %v (see %s)", name, p.err, logFile.Name())
@@ -90,6 +101,47 @@ func (s *Supervisor) Start(name, path string, args []string, env []string) (*Pro
 		}
 	}()
 	return p, s.writePIDs()
+}
+
+// Restart stops the child called name (SIGTERM to its group, SIGKILL after grace) and starts it
+// again with the same path, flags and environment, so with the same ports; its log continues in
+// the same file. The stop is not reported on Died. It returns the new process.
+func (s *Supervisor) Restart(name string, grace time.Duration) (*Proc, error) {
+	s.mu.Lock()
+	var p *Proc
+	for _, q := range s.procs {
+		if q.Name == name {
+			p = q
+		}
+	}
+	if p == nil || s.stopping {
+		s.mu.Unlock()
+		if p == nil {
+			return nil, fmt.Errorf("no child called %q", name)
+		}
+		return nil, fmt.Errorf("not restarting %s: stopping", name)
+	}
+	select {
+	case <-p.done:
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%s had already exited: %v", name, p.err)
+	default:
+	}
+	p.expected = true
+	s.mu.Unlock()
+
+	pid := p.Cmd.Process.Pid
+	s.Log.Printf("restarting %s (pid %d)", name, pid)
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		s.Log.Printf("%s did not stop within %s: SIGKILL", name, grace)
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		<-p.done
+	}
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	return s.Start(name, p.path[0], p.args, p.env)
 }
 
 // writePIDs records "name pid" per line in stateDir/pids (the launcher's own first), so that a
