@@ -235,3 +235,50 @@ fn faults_a_reset_and_a_500_are_not_retried_and_latency_is_harmless() {
     assert_eq!(proxied(&proxy, "patch", name), 2, "{}", proxy.describe());
     changed_once(&ns, name, &before, &out, &proxy);
 }
+
+/// Every mutation, not only `set`: the answer to its PATCH is dropped after the server applied it;
+/// the plugin reads the object again, says the change is in place, and exits 0; the PATCH reached
+/// the server exactly once and nothing but the command's own fields moved.
+#[test]
+fn faults_every_mutation_with_a_lost_answer_is_applied_once_and_said() {
+    let name = "every";
+    let (ns, proxy, config) = setup("faults-every", name);
+    let lost_answer = |args: &[&str], expected: Value| {
+        proxy.on("patch", "", 1, Fault::DropResponse);
+        let before = ns.get(name);
+        let mark = ns.audit_mark();
+        let out = ns.plugin_as(&config, args);
+        out.code(0).stderr_has("may have been applied").stderr_has("the change is in place");
+        assert_eq!(
+            owned_view(&ns.get(name)),
+            merged(&owned_view(&before), &expected),
+            "exactly the command's change\n{}\n{}",
+            out.describe(),
+            proxy.describe()
+        );
+        let patches = audited(&ns, mark, name, "patch", 1);
+        assert_eq!(patches.iter().map(|p| p.1).collect::<Vec<_>>(), [200], "one PATCH, applied\n{}", out.describe());
+    };
+    let kubectl_patch = |patch: Value| {
+        ns.kubectl(["patch", "inferenceservice.serving.kserve.io", name, "--type=merge", "-p", &patch.to_string()])
+            .ok();
+    };
+
+    // promote: a split armed on the one revision first.
+    kubectl_patch(json!({"spec": {"predictor": {"canaryTrafficPercent": 30}}}));
+    lost_answer(&["promote", name, "--yes"], json!({"spec": {"predictor": {"canaryTrafficPercent": null}}}));
+
+    // rollback: a canary of model 2, ready, first.
+    kubectl_patch(json!({"spec": {"predictor": {"canaryTrafficPercent": 10, "model": {"storageUri": MODEL_2}}}}));
+    let r2 = rev(name, 2);
+    ns.wait_isvc(name, "r2 ready and serving", ROLLOUT, |v| {
+        v.pointer("/status/components/predictor/latestReadyRevision").and_then(Value::as_str) == Some(r2.as_str())
+    });
+    lost_answer(&["rollback", name, "--yes"], json!({"spec": {"predictor": {"canaryTrafficPercent": 0}}}));
+
+    // tag-routing on.
+    lost_answer(
+        &["tag-routing", name, "on", "--yes"],
+        json!({"metadata": {"annotations": {"serving.kserve.io/enable-tag-routing": "true"}}}),
+    );
+}

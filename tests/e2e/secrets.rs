@@ -517,3 +517,60 @@ fn tls_verification_is_off_only_when_the_kubeconfig_says_so() {
     run_checked(&ns, &k.token, &[], &["status", name], 0, s);
     ns.assert_no_write_after_read(mark, &c.token_user, name, 1);
 }
+
+/// A client certificate signed by the cluster's own CA but expired (valid in 2020 only), and its
+/// key: (certificate file, key file). `openssl ca` is the one openssl command that takes dates in
+/// the past; it wants a small database, made here.
+fn expired_client_cert(ns: &Ns) -> (String, String) {
+    let env = std::env::var("ISVC_CANARY_TEST_ENV").expect("the test cluster's env.json");
+    let pki = PathBuf::from(env).parent().expect("the state dir").join("pki");
+    let dir = PathBuf::from(tmp(ns, "expired-ca"));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let file = |name: &str| dir.join(name).display().to_string();
+    std::fs::write(file("index.txt"), "").expect("index");
+    std::fs::write(file("serial"), "1000\n").expect("serial");
+    let config = format!(
+        "[ca]\ndefault_ca = c\n[c]\ndatabase = {}\nserial = {}\nnew_certs_dir = {}\ndefault_md = sha256\n\
+         policy = p\nunique_subject = no\n[p]\ncommonName = supplied\n",
+        file("index.txt"),
+        file("serial"),
+        dir.display()
+    );
+    std::fs::write(file("ca.cnf"), config).expect("config");
+    let (key, csr, cert) = (file("client.key"), file("client.csr"), file("client.crt"));
+    Cmd::new("openssl")
+        .args(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"])
+        .args(["-subj", "/CN=expired-admin", "-keyout", key.as_str(), "-out", csr.as_str()])
+        .run()
+        .ok();
+    let (ca_crt, ca_key) = (pki.join("ca.crt").display().to_string(), pki.join("ca.key").display().to_string());
+    Cmd::new("openssl")
+        .args(["ca", "-batch", "-notext", "-config", file("ca.cnf").as_str(), "-in", csr.as_str()])
+        .args(["-cert", ca_crt.as_str(), "-keyfile", ca_key.as_str(), "-out", cert.as_str()])
+        .args(["-startdate", "20200101000000Z", "-enddate", "20200102000000Z"])
+        .run()
+        .ok();
+    (cert, key)
+}
+
+#[test]
+fn an_expired_client_certificate_is_refused_as_unauthorized() {
+    let ns = Ns::new("secrets-expired");
+    let admin = kubeconfig_json(&ns.cluster.admin);
+    let (cert, key) = expired_client_cert(&ns);
+    let mut v = admin.clone();
+    let u = v["users"][0]["user"].as_object_mut().expect("a user");
+    u.remove("client-certificate-data");
+    u.remove("client-key-data");
+    u.insert("client-certificate".into(), json!(cert));
+    u.insert("client-key".into(), json!(key));
+    let config = write_kubeconfig(&ns, "expired", &v);
+    let secrets = key_file_secrets("the expired certificate's key", &key);
+    for level in [&["-v", "0"][..], &["-v", "9"]] {
+        let args: Vec<&str> = level.iter().copied().chain(["status", "any"]).collect();
+        let out = ns.plugin_as(&config, &args);
+        out.code(5).stderr_has("Unauthorized");
+        assert_eq!(out.stderr.lines().filter(|l| l.starts_with("error: ")).count(), 1, "{}", out.describe());
+        assert_no_secret(&out, &secrets);
+    }
+}
