@@ -107,9 +107,13 @@ enum Need {
     Unused,
     /// Unused, and not run: a `--wait` whose path never touches the verb.
     NotRun,
+    /// Unused unless a conflict makes the command read the object again (a GET): exit 0, or
+    /// exit 5 naming the verb with nothing changed. (KServe writes status all the time, so a
+    /// LIST's resourceVersion can be stale by the PATCH.)
+    OnConflict,
 }
 
-use Need::{Degrades, Needed, NotRun, Unused};
+use Need::{Degrades, Needed, NotRun, OnConflict, Unused};
 
 /// `status` without revisions: the models per revision are unknown.
 const NO_REVISIONS: Need = Degrades(Some("missing permission to list revisions.serving.knative.dev"));
@@ -142,7 +146,7 @@ const KNATIVE: &str = "serving.knative.dev";
 const TABLE: &[Row] = &[
     // GET of NAME: every command given one. Without NAME the LIST is the read.
     row(KSERVE, "inferenceservices", "get",
-        [Needed, Unused, Needed, Needed, Needed, Needed, Unused, Needed, Needed]),
+        [Needed, Unused, Needed, Needed, Needed, Needed, OnConflict, Needed, Needed]),
     // LIST: every command without NAME.
     row(KSERVE, "inferenceservices", "list",
         [Unused, Needed, Unused, NotRun, NotRun, NotRun, Needed, NotRun, NotRun]),
@@ -377,6 +381,12 @@ fn measure_in(ns: &Ns, removed: Option<(&str, &str, &str)>, rules: Value, needs:
         let said = format!("{}{}", out.stdout, out.stderr);
         let says_missing =
             said.contains("forbidden") || said.contains("missing permission") || said.contains("not named");
+        // A conflict's re-read is a GET: then the verb was needed after all, and said so.
+        let need = match (need, out.code) {
+            (OnConflict, Some(5)) => Needed,
+            (OnConflict, _) => Unused,
+            (other, _) => other,
+        };
         let (result, problem) = match (need, out.code) {
             (Needed, Some(5)) => {
                 let (_, resource, verb) = removed.unwrap_or_default();

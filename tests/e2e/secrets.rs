@@ -520,7 +520,8 @@ fn tls_verification_is_off_only_when_the_kubeconfig_says_so() {
 
 /// A client certificate signed by the cluster's own CA but expired (valid in 2020 only), and its
 /// key: (certificate file, key file). `openssl ca` is the one openssl command that takes dates in
-/// the past; it wants a small database, made here.
+/// the past; it wants a small database, made here, and v3 extensions (rustls refuses a v1 client
+/// certificate before sending it).
 fn expired_client_cert(ns: &Ns) -> (String, String) {
     let env = std::env::var("ISVC_CANARY_TEST_ENV").expect("the test cluster's env.json");
     let pki = PathBuf::from(env).parent().expect("the state dir").join("pki");
@@ -531,7 +532,8 @@ fn expired_client_cert(ns: &Ns) -> (String, String) {
     std::fs::write(file("serial"), "1000\n").expect("serial");
     let config = format!(
         "[ca]\ndefault_ca = c\n[c]\ndatabase = {}\nserial = {}\nnew_certs_dir = {}\ndefault_md = sha256\n\
-         policy = p\nunique_subject = no\n[p]\ncommonName = supplied\n",
+         policy = p\nunique_subject = no\nx509_extensions = client\n[p]\ncommonName = supplied\n\
+         [client]\nbasicConstraints = CA:FALSE\nkeyUsage = digitalSignature\nextendedKeyUsage = clientAuth\n",
         file("index.txt"),
         file("serial"),
         dir.display()
