@@ -62,6 +62,8 @@ pub struct Kube {
     pub context: String,
     pub server: String,
     request_timeout: Option<Duration>,
+    /// No retry pause may end after this (a wait's `--timeout`).
+    retry_until: Option<Instant>,
     verbosity: u8,
 }
 
@@ -97,7 +99,13 @@ impl Kube {
             ),
             other => fail(Exit::Usage, format!("cannot use the kubeconfig: {}", credential_error(&other))),
         })?;
-        Ok(Kube { client, namespace, context, server, request_timeout, verbosity: global.verbosity })
+        Ok(Kube { client, namespace, context, server, request_timeout, retry_until: None, verbosity: global.verbosity })
+    }
+
+    /// This client with no retry pause ending after `deadline` (a wait's `--timeout`): the
+    /// contract's "never past --timeout".
+    pub fn retries_until(&self, deadline: Instant) -> Kube {
+        Kube { retry_until: Some(deadline), ..self.clone() }
     }
 
     /// One request, with the contract's retry policy: 429, 503 and 504 are retried at most
@@ -149,7 +157,8 @@ impl Kube {
             let code = reply.status.as_u16();
             if matches!(code, 429 | 503 | 504) && retries < RETRIES {
                 let pause = reply.retry_after.unwrap_or(Duration::from_millis(500 << retries)).min(MAX_RETRY_AFTER);
-                let within_limit = self.request_timeout.is_none_or(|limit| started.elapsed() + pause < limit);
+                let within_limit = self.request_timeout.is_none_or(|limit| started.elapsed() + pause < limit)
+                    && self.retry_until.is_none_or(|until| Instant::now() + pause < until);
                 if within_limit {
                     retries += 1;
                     if self.verbosity >= 6 {

@@ -250,6 +250,8 @@ impl Waiter {
         let spinner = term.spinner();
         let started = Instant::now();
         let deadline = started + req.limits.timeout;
+        // The wait's reads retry as every request does, but never past its --timeout.
+        self.kube = self.kube.retries_until(deadline);
         let mut failing_since: Option<(Instant, String)> = None;
         let mut phase;
         // Pods are listed only when everything else holds; `None` = cannot list (forbidden).

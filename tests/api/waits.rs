@@ -168,3 +168,21 @@ fn deletion_during_the_wait_exits_6() {
     assert_eq!(run.patches().len(), 1, "{}", run.describe());
     assert_eq!(run.watches().len(), 1, "{}", run.describe());
 }
+
+#[test]
+fn a_wait_makes_no_retry_that_would_end_past_its_timeout() {
+    let stub = Stub::start();
+    stub.on(Route::get(isvc_path()), [Reply::ok(Isvc::canary(50).json())]);
+    stub.on(Route::patch(isvc_path()), [Reply::ok(written().json())]);
+    // The split holds at once; the pods list then asks for a 10 s pause, past the 3 s --timeout.
+    let busy =
+        crate::objects::status(503, "ServiceUnavailable", "the server is currently unable to handle the request");
+    stub.on(pods_of_iris(), [Reply::status(503, busy).header("Retry-After", "10")]);
+    stub.on(Route::watch(isvc_list_path()), [Watch::new().event(50, event("MODIFIED", &settled(102))).end(End::Hold)]);
+
+    let run = run(&stub, &["set", NAME, "10", "--wait", "--timeout", "3s", "--yes"]);
+
+    run.code(1).stderr_has("unable to handle the request");
+    let pod_lists = run.requests.iter().filter(|r| r.path == pods_path()).count();
+    assert_eq!(pod_lists, 1, "no retry past --timeout\n{}", run.describe());
+}
