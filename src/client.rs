@@ -208,12 +208,8 @@ impl Kube {
                 Exit::Failure,
                 format!("{method} {uri}: request timed out after {}{maybe}", crate::duration::format_duration(limit)),
             ),
-            Unanswered::Error(kube::Error::Auth(e)) => {
-                return fail(
-                    Exit::Forbidden,
-                    format!("cannot authenticate to {}: {}", self.server, credential_error(&e)),
-                );
-            }
+            // Credentials that could not be had: nothing was sent.
+            Unanswered::Error(e @ kube::Error::Auth(_)) => return self.map_error(e),
             Unanswered::Error(other) => {
                 Fail::new(Exit::Failure, format!("{}{maybe}", unreachable_text(&self.server, &chain_text(&other))))
             }

@@ -668,6 +668,17 @@ fn no_control_but_newlines(text: &str) -> Result<(), TestCaseError> {
 
 /// The plans of every mutation on one component: set (with and without the model URI asked),
 /// promote (with and without --force), rollback; each checked clean.
+/// The changes of the plans that write (see [`plans`]).
+fn changes(isvc: &Isvc, c: Component, ask: &Ask, inputs: &[String]) -> Result<Vec<Change>, TestCaseError> {
+    Ok(plans(isvc, c, ask, inputs)?
+        .into_iter()
+        .filter_map(|plan| match plan {
+            Plan::Write { change, .. } => Some(change),
+            Plan::Unchanged { .. } => None,
+        })
+        .collect())
+}
+
 fn plans(isvc: &Isvc, c: Component, ask: &Ask, inputs: &[String]) -> Result<Vec<Plan>, TestCaseError> {
     let mut plans = Vec::new();
     for model_uri in [None, ask.model_uri.as_deref()] {
@@ -746,14 +757,12 @@ fn any_isvc_waits_and_previews_without_a_panic() {
         let inputs = inputs_of(&raw, &ask);
         for c in COMPONENTS {
             // The preview of every change: ours add up to 100 on this component.
-            for plan in plans(&isvc, c, &ask, &inputs)? {
-                if let Plan::Write { change, .. } = plan {
-                    let after = traffic::predicted(&isvc, c, &change);
-                    sane_split(&after)?;
-                    let before = traffic::current(&isvc, c);
-                    let _ = (traffic::preview(&before, &after), traffic::preview_line(&before, &after));
-                    let _ = (change.changes_template(), display_patch(&change));
-                }
+            for change in changes(&isvc, c, &ask, &inputs)? {
+                let after = traffic::predicted(&isvc, c, &change);
+                sane_split(&after)?;
+                let before = traffic::current(&isvc, c);
+                let _ = (traffic::preview(&before, &after), traffic::preview_line(&before, &after));
+                let _ = (change.changes_template(), display_patch(&change));
             }
             // Changes of the other components and of tag routing keep the stored ctp, whatever
             // it holds.
@@ -805,15 +814,13 @@ fn any_isvc_traffic_preview_escapes_cluster_text() {
         let isvc = Isvc::from_value(raw.clone());
         let inputs = inputs_of(&raw, &ask);
         for c in COMPONENTS {
-            for plan in plans(&isvc, c, &ask, &inputs)? {
-                if let Plan::Write { change, .. } = plan {
-                    // Both go to stderr as they are: the before/after table at a prompt, and
-                    // the one line logged before a write without one.
-                    let (before, after) = (traffic::current(&isvc, c), traffic::predicted(&isvc, c, &change));
-                    no_control_but_newlines(&traffic::preview(&before, &after))?;
-                    let line = traffic::preview_line(&before, &after);
-                    prop_assert!(!line.chars().any(char::is_control), "control characters in the log line {line:?}");
-                }
+            for change in changes(&isvc, c, &ask, &inputs)? {
+                // Both go to stderr as they are: the before/after table at a prompt, and the one
+                // line logged before a write without one.
+                let (before, after) = (traffic::current(&isvc, c), traffic::predicted(&isvc, c, &change));
+                no_control_but_newlines(&traffic::preview(&before, &after))?;
+                let line = traffic::preview_line(&before, &after);
+                prop_assert!(!line.chars().any(char::is_control), "control characters in the log line {line:?}");
             }
         }
         Ok(())

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -97,66 +96,12 @@ type faultWorld struct {
 	binDir string
 }
 
-// startOwnWorld starts `world up` on a state folder of the test, holding the parent pipe, and
-// stops it when the test ends.
+// startOwnWorld starts a world of the test's own (launchOwnWorld) and its clients.
 func startOwnWorld(t *testing.T, binDir string) *faultWorld {
-	state := t.TempDir()
-	parentR, parentW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := os.Create(filepath.Join(state, "launcher.err"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(filepath.Join(binDir, "world"), "up", "--state", state, "--parent-fd", "3")
-	cmd.ExtraFiles = []*os.File{parentR}
-	cmd.Stderr = stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	parentR.Close()
-	exited := make(chan struct{})
-	t.Cleanup(func() {
-		parentW.Close() // EOF on the pipe: the launcher stops every child
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		stderr.Close()
-		if t.Failed() {
-			t.Logf("launcher log (tail):\n%s", tail(filepath.Join(state, "launcher.err")))
-		}
-	})
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "READY ") {
-				ready <- strings.TrimPrefix(sc.Text(), "READY ")
-			}
-		}
-		cmd.Wait()
-		close(exited)
-	}()
-	var line string
-	select {
-	case line = <-ready:
-	case <-exited:
-		t.Fatalf("launcher exited before READY:\n%s", tail(filepath.Join(state, "launcher.err")))
-	case <-time.After(240 * time.Second):
-		t.Fatalf("no READY line within 240s:\n%s", tail(filepath.Join(state, "launcher.err")))
-	}
-	f := &faultWorld{t: t, state: state}
-	if err := json.Unmarshal([]byte(line), &f.env); err != nil {
-		t.Fatalf("READY line %q: %v", line, err)
+	w := launchOwnWorld(t, binDir)
+	f := &faultWorld{t: t, state: w.state}
+	if err := json.Unmarshal([]byte(w.ready), &f.env); err != nil {
+		t.Fatalf("READY line %q: %v", w.ready, err)
 	}
 	cfg, err := controlplane.RESTConfig(f.env.Kubeconfigs.Admin)
 	if err != nil {

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,56 +20,9 @@ func TestNothingOutlivesAKilledLauncher(t *testing.T) {
 	if binDir == "" {
 		t.Fatal("ISVC_CANARY_BIN_DIR is not set: run tests/run.sh")
 	}
-	state := t.TempDir()
-	parentR, parentW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer parentW.Close()
-	stderr, err := os.Create(filepath.Join(state, "launcher.err"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stderr.Close()
-	cmd := exec.Command(filepath.Join(binDir, "world"), "up", "--state", state, "--parent-fd", "3")
-	cmd.ExtraFiles = []*os.File{parentR} // fd 3 in the child
-	cmd.Stderr = stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	parentR.Close()
-	killed := false
-	defer func() {
-		if !killed {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	}()
-
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "READY ") {
-				ready <- sc.Text()
-			}
-		}
-		close(ready)
-	}()
-	select {
-	case line, ok := <-ready:
-		if !ok {
-			t.Fatalf("launcher exited before READY:\n%s", tail(filepath.Join(state, "launcher.err")))
-		}
-		t.Logf("%s", line)
-	case <-time.After(240 * time.Second):
-		t.Fatalf("no READY line within 240s:\n%s", tail(filepath.Join(state, "launcher.err")))
-	}
+	w := launchOwnWorld(t, binDir)
+	state := w.state
+	t.Logf("READY %s", w.ready)
 
 	pids := readPIDs(t, filepath.Join(state, "pids"))
 	for name, pid := range pids {
@@ -83,11 +34,10 @@ func TestNothingOutlivesAKilledLauncher(t *testing.T) {
 		t.Fatalf("only %d processes in the pids file: %v", len(pids), pids)
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := w.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	cmd.Wait()
-	killed = true
+	<-w.exited
 
 	deadline := time.Now().Add(5 * time.Second)
 	for {
