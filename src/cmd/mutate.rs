@@ -164,9 +164,10 @@ fn preview_and_confirm(ctx: &Ctx, m: &Mutation<'_>, target: &Target, change: &Ch
 
 /// Step 3: the patch, with the read's resourceVersion as precondition. A failed precondition
 /// (409 for a merge patch; 422 for `--expect-revision`'s JSON Patch, whose resourceVersion and
-/// revision `test`s fail alike) re-reads and decides from the object: the revisions no longer as
-/// expected ⇒ exit 7; the owned fields changed ⇒ exit 7 naming the writer; otherwise the
-/// decision is made again on the fresh object and sent with its resourceVersion.
+/// revision `test`s fail alike) and a write that got no answer both re-read and decide from the
+/// object: the change in place ⇒ done; the revisions no longer as expected ⇒ exit 7; the owned
+/// fields changed ⇒ exit 7 naming the writer; otherwise the decision is made again on the fresh
+/// object and sent with its resourceVersion (so at most one of the attempts can apply).
 /// Returns the change as sent and the object the server answered with, or `None` when a
 /// re-read leaves nothing to do (the target then holds that read).
 async fn write(
@@ -178,18 +179,26 @@ async fn write(
 ) -> Result<Option<(Change, Isvc)>> {
     let server_dry_run = m.write.dry_run == Some(DryRun::Server);
     let c = target.component;
-    let mut retries = 0;
+    let (mut retries, mut resent_unanswered) = (0, false);
     loop {
         let (kind, body) = patch_of(target, &change);
         let isvc = &target.isvc;
         let err = match ctx.kube.patch_isvc(&isvc.namespace, &isvc.name, kind, &body, server_dry_run).await {
             Ok(after) => return Ok(Some((change, after))),
-            Err(e) if is_unanswered(&e) => return settle_unanswered(ctx, target, change, e).await,
+            Err(e) if is_unanswered(&e) => {
+                ctx.term.warn(&format!("{e:#}: reading {} again to see", isvc.name));
+                e
+            }
             Err(e) if !is_precondition_failure(&e, kind) => return Err(e),
             Err(e) => e,
         };
-        let fresh = ctx.kube.get_isvc(&isvc.namespace, &isvc.name).await?;
-        if fresh.resource_version == isvc.resource_version {
+        let unanswered = is_unanswered(&err);
+        let fresh = match ctx.kube.get_isvc(&isvc.namespace, &isvc.name).await {
+            Ok(fresh) => fresh,
+            Err(again) if unanswered => return Err(unreadable_after_write(isvc, &again)),
+            Err(again) => return Err(again),
+        };
+        if !unanswered && fresh.resource_version == isvc.resource_version {
             return Err(err); // not a precondition: a 422 for another reason
         }
         // Under --expect-revision the revisions decide first: that is what the pipeline asked.
@@ -198,9 +207,13 @@ async fn write(
         }
         let before = isvc.owned_fields(c);
         if fresh.owned_fields(c) == change.fields_after(&before) && fresh.owned_fields(c) != before {
-            // The change is in place: our own write's first attempt, whose answer was a retried
-            // 5xx/429, was applied (or someone made the same change). Done, not a conflict.
-            ctx.term.note(&format!("the change is already in place on {}", isvc.name));
+            // The change is in place: our own write (unanswered, or retried after a 5xx/429 whose
+            // first attempt was applied), or someone made the same change. Done, not a conflict.
+            ctx.term.note(&if unanswered {
+                format!("the change is in place on {} (the write was applied)", isvc.name)
+            } else {
+                format!("the change is already in place on {}", isvc.name)
+            });
             return Ok(Some((change, fresh)));
         }
         if fresh.owned_fields(c) != before {
@@ -213,10 +226,30 @@ async fn write(
                 ),
             ));
         }
-        if retries == MAX_RETRIES {
-            return Err(fail(Exit::Refused, format!("{err:#}: the object kept changing after {MAX_RETRIES} retries")));
+        if unanswered && resent_unanswered {
+            return Err(fail(
+                Exit::Failure,
+                format!(
+                    "the write got no answer twice and was not applied: {} holds {}; run the command again",
+                    isvc.name,
+                    describe_fields(&before)
+                ),
+            ));
         }
-        retries += 1;
+        if unanswered {
+            // Not applied (lost before the server, or refused by a precondition the status moved):
+            // sent once more, with the fresh resourceVersion.
+            ctx.term.note(&format!(
+                "the write was not applied ({} holds {}): sending it once more",
+                isvc.name,
+                describe_fields(&before)
+            ));
+            resent_unanswered = true;
+        } else if retries == MAX_RETRIES {
+            return Err(fail(Exit::Refused, format!("{err:#}: the object kept changing after {MAX_RETRIES} retries")));
+        } else {
+            retries += 1;
+        }
         target.isvc = fresh;
         match decide(ctx, target, plan, false)? {
             Some(again) => change = again,
@@ -255,41 +288,15 @@ async fn wait_after(
     result
 }
 
-/// A write that got no answer may have been applied: read the object again and say which. In
-/// place ⇒ done (exit 0); not applied ⇒ exit 1 saying what the object holds; unreadable ⇒ exit 1
-/// saying it may have been applied.
-async fn settle_unanswered(
-    ctx: &Ctx,
-    target: &Target,
-    change: Change,
-    err: anyhow::Error,
-) -> Result<Option<(Change, Isvc)>> {
-    let (isvc, c) = (&target.isvc, target.component);
-    ctx.term.warn(&format!("{err:#}: reading {} again to see", isvc.name));
-    let fresh = match ctx.kube.get_isvc(&isvc.namespace, &isvc.name).await {
-        Ok(fresh) => fresh,
-        Err(again) => {
-            return Err(fail(
-                Exit::Failure,
-                format!(
-                    "the write got no answer and {} cannot be read ({again:#}): the change may have been applied; check with `kubectl isvc-canary -n {} status {}`",
-                    isvc.name, isvc.namespace, isvc.name
-                ),
-            ));
-        }
-    };
-    if fresh.owned_fields(c) == change.fields_after(&isvc.owned_fields(c)) {
-        ctx.term.note(&format!("the change is in place on {} (the write was applied)", isvc.name));
-        return Ok(Some((change, fresh)));
-    }
-    Err(fail(
+/// The write got no answer and the object cannot be read: it may have been applied.
+fn unreadable_after_write(isvc: &Isvc, err: &anyhow::Error) -> anyhow::Error {
+    fail(
         Exit::Failure,
         format!(
-            "the write got no answer and was not applied: {} holds {}; run the command again",
-            isvc.name,
-            describe_fields(&fresh.owned_fields(c))
+            "the write got no answer and {} cannot be read ({err:#}): the change may have been applied; check with `kubectl isvc-canary -n {} status {}`",
+            isvc.name, isvc.namespace, isvc.name
         ),
-    ))
+    )
 }
 
 /// The owned fields for a message: `canaryTrafficPercent 10, model gs://…, tag routing off`.

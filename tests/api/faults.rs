@@ -30,10 +30,47 @@ fn a_lost_answer_to_an_applied_write_is_read_again_and_ends_0() {
 }
 
 #[test]
-fn a_lost_answer_to_a_write_that_was_not_applied_exits_1_saying_so() {
+fn a_lost_answer_to_a_write_that_was_not_applied_is_sent_once_more() {
+    let stub = Stub::start();
+    let applied = Isvc::deployed().ctp(Some(10)).model(model(2)).patched_by_us();
+    stub.on(Route::get(isvc_path()), [Reply::ok(Isvc::deployed().json()), Reply::ok(Isvc::deployed().json())]);
+    stub.on(Route::patch(isvc_path()), [Reply::HangUp, Reply::ok(applied.json())]);
+    let m2 = model(2);
+
+    let run = run(&stub, &["set", NAME, "10", "--model-uri", m2.as_str(), "--yes"]);
+
+    run.code(0)
+        .stdout_is("inferenceservice.serving.kserve.io/iris canary set\n")
+        .stderr_has("may have been applied")
+        .stderr_has("was not applied")
+        .stderr_has("sending it once more")
+        .all_answered();
+    assert_eq!(run.isvc_verbs(), ["GET", "PATCH", "GET", "PATCH"], "re-read, then sent once more\n{}", run.describe());
+    assert!(
+        run.patches().iter().all(|p| String::from_utf8_lossy(&p.body).contains("resourceVersion")),
+        "each attempt carries a precondition, so at most one applies\n{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn a_write_unanswered_twice_and_not_applied_exits_1_saying_so() {
     let run = lost_answer(Isvc::deployed());
 
-    run.code(1).stderr_has("was not applied").stderr_has("canaryTrafficPercent unset").all_answered();
+    run.code(1)
+        .stderr_has("no answer twice and was not applied")
+        .stderr_has("canaryTrafficPercent unset")
+        .all_answered();
+    assert_eq!(run.isvc_verbs(), ["GET", "PATCH", "GET", "PATCH", "GET"], "sent twice, no more\n{}", run.describe());
+}
+
+#[test]
+fn a_lost_answer_and_someone_else_s_change_exits_7_naming_them() {
+    let theirs = Isvc::deployed().ctp(Some(50)).model(model(3)).written_by("kubectl-edit", "2026-11-02T10:10:00Z");
+
+    let run = lost_answer(theirs);
+
+    run.code(7).stderr_has("changed while this command ran").stderr_has("kubectl-edit").all_answered();
     assert_eq!(run.isvc_verbs(), ["GET", "PATCH", "GET"], "not sent again\n{}", run.describe());
 }
 
