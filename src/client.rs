@@ -54,6 +54,51 @@ pub type WatchStream = Pin<Box<dyn futures::Stream<Item = kube::Result<WatchEven
 
 const TABLE_ACCEPT: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
 
+/// Rows per page of a listed table: kubectl's own default chunk size. One page of full
+/// InferenceServices is a few MB at most, which bounds what `status` holds at once.
+pub const PAGE_SIZE: usize = 500;
+
+/// A server-rendered Table (or one page of it), each row's object kept as the server's text:
+/// parsed only for the rows that need it (a view, the namespace under `-A`).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TablePage {
+    #[serde(default)]
+    pub column_definitions: Vec<Value>,
+    #[serde(default)]
+    pub rows: Vec<TableRow>,
+    #[serde(default)]
+    pub metadata: PageMeta,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct TableRow {
+    #[serde(default)]
+    pub cells: Vec<Value>,
+    pub object: Option<Box<serde_json::value::RawValue>>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct PageMeta {
+    /// The token of the next page; absent or empty on the last one.
+    #[serde(rename = "continue")]
+    pub continue_token: Option<String>,
+}
+
+impl TablePage {
+    /// The token of the next page, if there is one.
+    pub fn next(&self) -> Option<&str> {
+        self.metadata.continue_token.as_deref().filter(|t| !t.is_empty())
+    }
+}
+
+impl TableRow {
+    /// The row's object as a JSON tree (`null` when the server sent none).
+    pub fn object(&self) -> Value {
+        self.object.as_ref().and_then(|raw| serde_json::from_str(raw.get()).ok()).unwrap_or(Value::Null)
+    }
+}
+
 /// A connected client with what the commands need to know about where it points.
 #[derive(Clone)]
 pub struct Kube {
@@ -120,6 +165,17 @@ impl Kube {
         body: Option<(&str, Vec<u8>)>,
         accept: Option<&str>,
     ) -> Result<Value> {
+        self.call_as(method, uri, body, accept).await
+    }
+
+    /// [`Kube::call`], the answer read as `T` rather than as a JSON tree.
+    async fn call_as<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        uri: &str,
+        body: Option<(&str, Vec<u8>)>,
+        accept: Option<&str>,
+    ) -> Result<T> {
         let started = Instant::now();
         let mut retries = 0;
         loop {
@@ -246,13 +302,29 @@ impl Kube {
         Ok(items(v).into_iter().map(Isvc::from_value).collect())
     }
 
-    /// The server-rendered table of InferenceServices (the CRD's printer columns), with objects.
-    pub async fn isvc_table(&self, ns: Option<&str>, name: Option<&str>, selector: Option<&str>) -> Result<Value> {
-        let mut uri = format!("{}?includeObject=Object", isvc_path(ns, name));
+    /// The server-rendered table of one InferenceService (the CRD's printer columns), with the
+    /// object.
+    pub async fn isvc_table(&self, ns: &str, name: &str) -> Result<TablePage> {
+        let uri = format!("{}?includeObject=Object", isvc_path(Some(ns), Some(name)));
+        self.call_as(Method::GET, &uri, None, Some(TABLE_ACCEPT)).await
+    }
+
+    /// One page of the server-rendered table of InferenceServices, with objects: at most
+    /// [`PAGE_SIZE`] rows, from `continue_token` (the previous page's `next`).
+    pub async fn isvc_table_page(
+        &self,
+        ns: Option<&str>,
+        selector: Option<&str>,
+        continue_token: Option<&str>,
+    ) -> Result<TablePage> {
+        let mut uri = format!("{}?includeObject=Object&limit={PAGE_SIZE}", isvc_path(ns, None));
         if let Some(sel) = selector {
             uri.push_str(&format!("&labelSelector={}", encode(sel)));
         }
-        self.call(Method::GET, &uri, None, Some(TABLE_ACCEPT)).await
+        if let Some(token) = continue_token {
+            uri.push_str(&format!("&continue={}", encode(token)));
+        }
+        self.call_as(Method::GET, &uri, None, Some(TABLE_ACCEPT)).await
     }
 
     /// The server-rendered pods table for a label selector, with objects.

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::client::{TablePage, TableRow};
 use crate::isvc::{Component, Condition, Isvc, REVISION_LABEL, revision_model};
 use crate::output::{Color, dash, paint, render_table, sanitize};
 
@@ -184,10 +185,10 @@ pub fn cell_text(v: &Value) -> String {
     }
 }
 
-/// The InferenceService rows of a server Table, as kubectl prints them (priority 0 columns,
-/// `NAMESPACE` first when asked), and the objects.
-pub fn isvc_rows(table: &Value, with_namespace: bool, wide: bool) -> (Vec<String>, Vec<Vec<String>>, Vec<Value>) {
-    let defs = table.get("columnDefinitions").and_then(Value::as_array).cloned().unwrap_or_default();
+/// The InferenceService rows of a server Table (or one page of it), as kubectl prints them
+/// (priority 0 columns, `NAMESPACE` first when asked).
+pub fn isvc_rows(table: &TablePage, with_namespace: bool, wide: bool) -> (Vec<String>, Vec<Vec<String>>) {
+    let defs = &table.column_definitions;
     let shown: Vec<usize> = defs
         .iter()
         .enumerate()
@@ -199,22 +200,38 @@ pub fn isvc_rows(table: &Value, with_namespace: bool, wide: bool) -> (Vec<String
     if with_namespace {
         headers.insert(0, "NAMESPACE".into());
     }
-    let mut rows = Vec::new();
-    let mut objects = Vec::new();
-    for row in table.get("rows").and_then(Value::as_array).into_iter().flatten() {
-        let cells = row.get("cells").and_then(Value::as_array).cloned().unwrap_or_default();
-        let mut out: Vec<String> = shown.iter().map(|i| cells.get(*i).map(cell_text).unwrap_or_default()).collect();
-        let object = row.get("object").cloned().unwrap_or(Value::Null);
-        if with_namespace {
-            out.insert(
-                0,
-                object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default().to_string(),
-            );
-        }
-        rows.push(out);
-        objects.push(object);
+    let rows = table
+        .rows
+        .iter()
+        .map(|row| {
+            let mut out: Vec<String> =
+                shown.iter().map(|i| row.cells.get(*i).map(cell_text).unwrap_or_default()).collect();
+            if with_namespace {
+                out.insert(0, object_namespace(row));
+            }
+            out
+        })
+        .collect();
+    (headers, rows)
+}
+
+/// The namespace of a row's object, read without parsing the rest of it.
+fn object_namespace(row: &TableRow) -> String {
+    #[derive(serde::Deserialize, Default)]
+    struct Meta {
+        #[serde(default)]
+        namespace: String,
     }
-    (headers, rows, objects)
+    #[derive(serde::Deserialize)]
+    struct Object {
+        #[serde(default)]
+        metadata: Meta,
+    }
+    row.object
+        .as_ref()
+        .and_then(|raw| serde_json::from_str::<Object>(raw.get()).ok())
+        .map(|o| o.metadata.namespace)
+        .unwrap_or_default()
 }
 
 /// Builds the view of one InferenceService.
@@ -494,7 +511,8 @@ mod tests {
             "columnDefinitions": [{"name":"Name","priority":0},{"name":"URL","priority":0},{"name":"Prev","priority":0},{"name":"Extra","priority":1}],
             "rows": [{"cells": ["iris", "http://iris", null, "x"], "object": {"metadata": {"namespace": "t"}}}]
         });
-        let (headers, rows, _) = isvc_rows(&table, true, false);
+        let page: TablePage = serde_json::from_str(&table.to_string()).expect("a table");
+        let (headers, rows) = isvc_rows(&page, true, false);
         assert_eq!(headers, vec!["NAMESPACE", "NAME", "URL", "PREV"]);
         assert_eq!(rows[0], vec!["t", "iris", "http://iris", ""]);
     }

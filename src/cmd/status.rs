@@ -6,13 +6,15 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use anyhow::Result;
+use futures::StreamExt;
 use serde_json::{Value, json};
 
 use super::Ctx;
 use crate::cli::{OutputFormat, StatusArgs};
+use crate::client::TablePage;
 use crate::error::{Exit, exit_of, fail};
 use crate::isvc::Isvc;
-use crate::output::{render_table, to_json, to_yaml};
+use crate::output::{ListWriter, TableWriter, render_table, to_json, to_yaml};
 use crate::resolve::explain_not_found;
 use crate::view::{self, IsvcView, PodView, Revisions};
 
@@ -26,10 +28,16 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
     if args.watch {
         return watch(ctx, args).await;
     }
+    if args.name.is_none() {
+        return stream(ctx, args).await;
+    }
     let snapshot = Snapshot::read(ctx, args).await?;
     print!("{}", snapshot.render(ctx, args)?);
     Ok(Exit::Ok)
 }
+
+/// Views of one page read at once: each needs two requests (revisions and pods).
+const CONCURRENT_VIEWS: usize = 8;
 
 /// Everything `status` shows, read once.
 struct Snapshot {
@@ -43,35 +51,59 @@ struct Snapshot {
 
 impl Snapshot {
     async fn read(ctx: &Ctx, args: &StatusArgs) -> Result<Snapshot> {
+        match &args.name {
+            Some(name) => Snapshot::read_one(ctx, args, name).await,
+            None => Snapshot::read_all(ctx, args).await,
+        }
+    }
+
+    /// One InferenceService: its table, revisions and pods asked at once (the selector of its
+    /// children is known from NAME).
+    async fn read_one(ctx: &Ctx, args: &StatusArgs, name: &str) -> Result<Snapshot> {
         let kube = &ctx.kube;
-        let ns = (!args.all_namespaces).then_some(kube.namespace.as_str());
+        let ns = kube.namespace.as_str();
         let wide = ctx.output() == Some(OutputFormat::Wide);
-        let table = match kube.isvc_table(ns, args.name.as_deref(), args.selector.as_deref()).await {
+        let selector = crate::isvc::pod_selector(name);
+        let (table, revisions, pods) =
+            tokio::join!(kube.isvc_table(ns, name), kube.list_revisions(ns, &selector), kube.pod_table(ns, &selector));
+        let table = match table {
             Ok(t) => t,
-            Err(e) if exit_of(&e) == Exit::NotFound => {
-                return Err(explain_not_found(kube, &e, args.name.as_deref()).await);
-            }
+            Err(e) if exit_of(&e) == Exit::NotFound => return Err(explain_not_found(kube, &e, Some(name)).await),
             Err(e) => return Err(e),
         };
-        let (headers, rows, objects) = view::isvc_rows(&table, args.all_namespaces, wide);
+        let (headers, rows) = view::isvc_rows(&table, args.all_namespaces, wide);
+        let (revisions, pods, pods_note) = children(revisions, pods);
+        let views =
+            table.rows.iter().map(|row| view::build(&Isvc::from_value(row.object()), &revisions, &pods)).collect();
+        Ok(Snapshot { headers, rows, views, detail: Some((revisions, pods_note)) })
+    }
+
+    /// Every InferenceService of the scope, page after page, held whole (`--watch` compares one
+    /// reading with the next).
+    async fn read_all(ctx: &Ctx, args: &StatusArgs) -> Result<Snapshot> {
+        let wide = ctx.output() == Some(OutputFormat::Wide);
         let structured = matches!(ctx.output(), Some(OutputFormat::Json | OutputFormat::Yaml));
-        let mut views = Vec::new();
-        let mut detail = None;
-        // One InferenceService is shown in detail: the named one, or the only one in the
-        // namespace (as the mutations pick it; not the only one a selector or -A left).
-        let only_one = args.selector.is_none() && !args.all_namespaces && objects.len() == 1;
-        let one = args.name.is_some() || only_one;
+        let mut pages = Pages::new(ctx, args);
+        let mut snapshot = Snapshot { headers: Vec::new(), rows: Vec::new(), views: Vec::new(), detail: None };
+        let mut objects = Vec::new();
+        while let Some(page) = pages.next().await? {
+            let (headers, rows) = view::isvc_rows(&page, args.all_namespaces, wide);
+            snapshot.headers = headers;
+            snapshot.rows.extend(rows);
+            objects.extend(page.rows.iter().map(crate::client::TableRow::object));
+        }
+        let one = only_one(args, objects.len(), None);
         if one || structured {
             for object in objects {
                 let isvc = Isvc::from_value(object);
-                let (revisions, pods, pods_note) = read_children(ctx, &isvc).await?;
-                views.push(view::build(&isvc, &revisions, &pods));
+                let (revisions, pods, pods_note) = read_children(ctx, &isvc).await;
+                snapshot.views.push(view::build(&isvc, &revisions, &pods));
                 if one {
-                    detail = Some((revisions, pods_note));
+                    snapshot.detail = Some((revisions, pods_note));
                 }
             }
         }
-        Ok(Snapshot { headers, rows, views, detail })
+        Ok(snapshot)
     }
 
     fn render(&self, ctx: &Ctx, args: &StatusArgs) -> Result<String> {
@@ -81,12 +113,7 @@ impl Snapshot {
             Some(OutputFormat::Yaml) => to_yaml(&self.structured(args)),
             _ => {
                 if self.rows.is_empty() {
-                    let scope = if args.all_namespaces {
-                        String::new()
-                    } else {
-                        format!(" in {} namespace", ctx.kube.namespace)
-                    };
-                    eprintln!("No resources found{scope}.");
+                    no_resources(ctx, args);
                     return Ok(String::new());
                 }
                 let headers: Vec<&str> = self.headers.iter().map(String::as_str).collect();
@@ -114,21 +141,134 @@ impl Snapshot {
     }
 }
 
-/// Revisions (for models) and pods of one InferenceService; unreadable parts are said, not fatal.
-async fn read_children(ctx: &Ctx, isvc: &Isvc) -> Result<(Revisions, Vec<PodView>, Option<String>)> {
+/// "No resources found", on stderr, as kubectl says it.
+fn no_resources(ctx: &Ctx, args: &StatusArgs) {
+    let scope = if args.all_namespaces { String::new() } else { format!(" in {} namespace", ctx.kube.namespace) };
+    eprintln!("No resources found{scope}.");
+}
+
+/// Whether the one InferenceService listed is shown in detail: the only one in the namespace
+/// (as the mutations pick it), not the only one a selector or -A left; `more` is the next
+/// page's token when the count is of one page.
+fn only_one(args: &StatusArgs, count: usize, more: Option<&str>) -> bool {
+    args.selector.is_none() && !args.all_namespaces && count == 1 && more.is_none()
+}
+
+/// The pages of the InferenceService table (`limit`/`continue`), one request each.
+struct Pages<'a> {
+    ctx: &'a Ctx,
+    args: &'a StatusArgs,
+    /// `None` before the first page; then the next page's token, `None` once the last was read.
+    next: Option<Option<String>>,
+}
+
+impl<'a> Pages<'a> {
+    fn new(ctx: &'a Ctx, args: &'a StatusArgs) -> Pages<'a> {
+        Pages { ctx, args, next: None }
+    }
+
+    async fn next(&mut self) -> Result<Option<TablePage>> {
+        let token = match &self.next {
+            None => None,
+            Some(None) => return Ok(None),
+            Some(Some(token)) => Some(token.as_str()),
+        };
+        let kube = &self.ctx.kube;
+        let ns = (!self.args.all_namespaces).then_some(kube.namespace.as_str());
+        let page = match kube.isvc_table_page(ns, self.args.selector.as_deref(), token).await {
+            Ok(page) => page,
+            Err(e) if exit_of(&e) == Exit::NotFound => return Err(explain_not_found(kube, &e, None).await),
+            Err(e) => return Err(e),
+        };
+        self.next = Some(page.next().map(str::to_string));
+        Ok(Some(page))
+    }
+}
+
+/// `status` without NAME (and without `--watch`): each page is printed as it arrives, and only
+/// one page is held at a time. The table's columns are as wide as the widest cell seen so far
+/// (contract, `status`); `-o json|yaml` writes the List one item at a time.
+async fn stream(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
+    let format = ctx.output();
+    let wide = format == Some(OutputFormat::Wide);
+    let mut pages = Pages::new(ctx, args);
+    let mut table: Option<TableWriter> = None;
+    let mut list = match format {
+        Some(OutputFormat::Json) => Some(ListWriter::json()),
+        Some(OutputFormat::Yaml) => Some(ListWriter::yaml()),
+        _ => None,
+    };
+    let mut first = true;
+    let mut count = 0;
+    while let Some(page) = pages.next().await? {
+        if let Some(list) = &mut list {
+            let mut views = futures::stream::iter(page.rows.iter().map(|row| async move {
+                let isvc = Isvc::from_value(row.object());
+                let (revisions, pods, _) = read_children(ctx, &isvc).await;
+                view::build(&isvc, &revisions, &pods)
+            }))
+            .buffered(CONCURRENT_VIEWS);
+            while let Some(view) = views.next().await {
+                write_out(&list.item(&view)?)?;
+            }
+        } else if first && only_one(args, page.rows.len(), page.next()) {
+            // The only InferenceService of the namespace: shown in detail, as with its NAME.
+            let (headers, rows) = view::isvc_rows(&page, false, wide);
+            let isvc = Isvc::from_value(page.rows[0].object());
+            let (revisions, pods, pods_note) = read_children(ctx, &isvc).await;
+            let views = vec![view::build(&isvc, &revisions, &pods)];
+            let snapshot = Snapshot { headers, rows, views, detail: Some((revisions, pods_note)) };
+            write_out(&snapshot.render(ctx, args)?)?;
+            return Ok(Exit::Ok);
+        } else {
+            let (headers, rows) = view::isvc_rows(&page, args.all_namespaces, wide);
+            if !rows.is_empty() {
+                let table = table.get_or_insert_with(|| TableWriter::new(headers, ctx.global.no_headers));
+                write_out(&table.page(&rows))?;
+            }
+        }
+        count += page.rows.len();
+        first = false;
+    }
+    match &list {
+        Some(list) => write_out(&list.end()?)?,
+        None if count == 0 => no_resources(ctx, args),
+        None => {}
+    }
+    Ok(Exit::Ok)
+}
+
+/// Writes to stdout at once (a page is shown as soon as it is rendered).
+fn write_out(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// Revisions (for models) and pods of one InferenceService, asked at once; unreadable parts are
+/// said, not fatal.
+async fn read_children(ctx: &Ctx, isvc: &Isvc) -> (Revisions, Vec<PodView>, Option<String>) {
     let kube = &ctx.kube;
     let selector = crate::isvc::pod_selector(&isvc.name);
-    let revisions = match kube.list_revisions(&isvc.namespace, &selector).await {
+    let (revisions, pods) =
+        tokio::join!(kube.list_revisions(&isvc.namespace, &selector), kube.pod_table(&isvc.namespace, &selector));
+    children(revisions, pods)
+}
+
+/// The answers to the revisions and pods requests, each error said rather than fatal.
+fn children(revisions: Result<Vec<Value>>, pods: Result<Value>) -> (Revisions, Vec<PodView>, Option<String>) {
+    let revisions = match revisions {
         Ok(items) => Revisions::from_list(&items, jiff::Timestamp::now()),
         Err(e) => {
             Revisions { unreadable: Some(reason(&e, "list revisions.serving.knative.dev")), ..Default::default() }
         }
     };
-    let (pods, note) = match kube.pod_table(&isvc.namespace, &selector).await {
+    let (pods, note) = match pods {
         Ok(table) => (view::pods_from_table(&table), None),
         Err(e) => (Vec::new(), Some(reason(&e, "list pods"))),
     };
-    Ok((revisions, pods, note))
+    (revisions, pods, note)
 }
 
 fn reason(err: &anyhow::Error, permission: &str) -> String {

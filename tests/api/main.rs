@@ -16,6 +16,8 @@
 //! - `faults`: a lost answer to a write, a resent write finding its own change, the retry
 //!   policy (at most 3, Retry-After capped, never past --request-timeout), an expectation on a
 //!   no-op, names checked before any request
+//! - `status`: the InferenceService table read in pages (limit/continue) and printed as they
+//!   arrive, the same as from one page; `-o json|yaml` item by item
 //! - `corpus`: bad input kept as data (percents, flags, names, kubeconfigs, server answers), each
 //!   with its exit code, one error line, no panic, no raw escape, no write
 
@@ -30,5 +32,6 @@ mod corpus;
 mod errors;
 mod expect_revision;
 mod faults;
+mod status;
 mod waits;
 mod writes;
