@@ -309,15 +309,17 @@ impl Kube {
         self.call_as(Method::GET, &uri, None, Some(TABLE_ACCEPT)).await
     }
 
-    /// One page of the server-rendered table of InferenceServices, with objects: at most
-    /// [`PAGE_SIZE`] rows, from `continue_token` (the previous page's `next`).
+    /// One page of the server-rendered table of InferenceServices: at most [`PAGE_SIZE`] rows,
+    /// from `continue_token` (the previous page's `next`), each row with its object (`Object`),
+    /// its metadata (`Metadata`) or nothing (`None`).
     pub async fn isvc_table_page(
         &self,
         ns: Option<&str>,
         selector: Option<&str>,
         continue_token: Option<&str>,
+        include: &str,
     ) -> Result<TablePage> {
-        let mut uri = format!("{}?includeObject=Object&limit={PAGE_SIZE}", isvc_path(ns, None));
+        let mut uri = format!("{}?includeObject={include}&limit={PAGE_SIZE}", isvc_path(ns, None));
         if let Some(sel) = selector {
             uri.push_str(&format!("&labelSelector={}", encode(sel)));
         }

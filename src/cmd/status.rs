@@ -83,7 +83,7 @@ impl Snapshot {
     async fn read_all(ctx: &Ctx, args: &StatusArgs) -> Result<Snapshot> {
         let wide = ctx.output() == Some(OutputFormat::Wide);
         let structured = matches!(ctx.output(), Some(OutputFormat::Json | OutputFormat::Yaml));
-        let mut pages = Pages::new(ctx, args);
+        let mut pages = Pages::new(ctx, args, structured);
         let mut snapshot = Snapshot { headers: Vec::new(), rows: Vec::new(), views: Vec::new(), detail: None };
         let mut objects = Vec::new();
         while let Some(page) = pages.next().await? {
@@ -160,11 +160,13 @@ struct Pages<'a> {
     args: &'a StatusArgs,
     /// `None` before the first page; then the next page's token, `None` once the last was read.
     next: Option<Option<String>>,
+    /// Every page with its objects (views are built from them).
+    full: bool,
 }
 
 impl<'a> Pages<'a> {
-    fn new(ctx: &'a Ctx, args: &'a StatusArgs) -> Pages<'a> {
-        Pages { ctx, args, next: None }
+    fn new(ctx: &'a Ctx, args: &'a StatusArgs, full: bool) -> Pages<'a> {
+        Pages { ctx, args, next: None, full }
     }
 
     async fn next(&mut self) -> Result<Option<TablePage>> {
@@ -175,7 +177,15 @@ impl<'a> Pages<'a> {
         };
         let kube = &self.ctx.kube;
         let ns = (!self.args.all_namespaces).then_some(kube.namespace.as_str());
-        let page = match kube.isvc_table_page(ns, self.args.selector.as_deref(), token).await {
+        // The objects are needed for the views (`-o json|yaml`), and on the first page for the
+        // only InferenceService of a namespace (shown in detail); a later page of the table needs
+        // no more than the namespace of each row, under -A.
+        let include = match (self.full, token, self.args.all_namespaces) {
+            (true, _, _) | (_, None, _) => "Object",
+            (false, Some(_), true) => "Metadata",
+            (false, Some(_), false) => "None",
+        };
+        let page = match kube.isvc_table_page(ns, self.args.selector.as_deref(), token, include).await {
             Ok(page) => page,
             Err(e) if exit_of(&e) == Exit::NotFound => return Err(explain_not_found(kube, &e, None).await),
             Err(e) => return Err(e),
@@ -191,7 +201,8 @@ impl<'a> Pages<'a> {
 async fn stream(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
     let format = ctx.output();
     let wide = format == Some(OutputFormat::Wide);
-    let mut pages = Pages::new(ctx, args);
+    let structured = matches!(format, Some(OutputFormat::Json | OutputFormat::Yaml));
+    let mut pages = Pages::new(ctx, args, structured);
     let mut table: Option<TableWriter> = None;
     let mut list = match format {
         Some(OutputFormat::Json) => Some(ListWriter::json()),

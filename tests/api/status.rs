@@ -46,7 +46,9 @@ fn first_page(r: &Recorded) -> bool {
 fn children(stub: &Stub, ns: &str) {
     stub.on(
         Route::get(format!("/apis/serving.knative.dev/v1/namespaces/{ns}/revisions")),
-        [Reply::ok(json!({"kind": "RevisionList", "apiVersion": "serving.knative.dev/v1", "metadata": {}, "items": []}))],
+        [Reply::ok(
+            json!({"kind": "RevisionList", "apiVersion": "serving.knative.dev/v1", "metadata": {}, "items": []}),
+        )],
     );
     stub.on(
         Route::get(format!("/api/v1/namespaces/{ns}/pods")),
@@ -90,7 +92,10 @@ fn the_table_is_read_in_pages_and_printed_as_from_one_page() {
         assert_eq!(lists[0].param("continue"), None);
         assert_eq!(lists[1].param("limit"), Some("500"));
         assert_eq!(lists[1].param("continue"), Some("tok-1"));
-        assert!(lists.iter().all(|r| r.param("includeObject") == Some("Object")));
+        // The first page with objects (the only InferenceService is shown in detail), the
+        // next with none: the table is all it needs.
+        assert_eq!(lists[0].param("includeObject"), Some("Object"));
+        assert_eq!(lists[1].param("includeObject"), Some("None"));
         // The table alone: no revisions or pods are read for it.
         assert_eq!(paged.requests.len(), 2, "{}", paged.describe());
         let whole = run(&whole_stub(&objects), &args);
@@ -119,7 +124,9 @@ fn json_and_yaml_are_written_item_by_item_as_the_whole_list() {
     for format in ["json", "yaml"] {
         let paged = run(&paged_stub(&objects), &["status", "-o", format]);
         paged.code(0);
-        assert_eq!(list_requests(&paged.requests).len(), 2, "{}", paged.describe());
+        let lists = list_requests(&paged.requests);
+        assert_eq!(lists.len(), 2, "{}", paged.describe());
+        assert!(lists.iter().all(|r| r.param("includeObject") == Some("Object")), "{}", paged.describe());
         // Per InferenceService: its revisions and its pods.
         assert_eq!(paged.requests.len(), 2 + 2 * 3, "{}", paged.describe());
         let whole = run(&whole_stub(&objects), &["status", "-o", format]);
@@ -141,8 +148,13 @@ fn every_namespace_and_a_selector_are_paged_too() {
     out.code(0);
     let lists = list_requests(&out.requests);
     assert_eq!(lists.len(), 2, "{}", out.describe());
-    assert!(lists.iter().all(|r| r.param("labelSelector") == Some("team in (a,b,c)") && r.param("limit") == Some("500")));
-    let namespaces: Vec<&str> = out.out.stdout.lines().map(|l| l.split_whitespace().next().unwrap_or_default()).collect();
+    assert!(
+        lists.iter().all(|r| r.param("labelSelector") == Some("team in (a,b,c)") && r.param("limit") == Some("500"))
+    );
+    // A later page's rows carry their metadata: the namespace column comes from it.
+    assert_eq!(lists[1].param("includeObject"), Some("Metadata"));
+    let namespaces: Vec<&str> =
+        out.out.stdout.lines().map(|l| l.split_whitespace().next().unwrap_or_default()).collect();
     assert_eq!(namespaces, ["team-a", "team-b", "team-c"], "{}", out.describe());
 }
 

@@ -2,7 +2,7 @@
 // kube-controller-manager, KServe's manager and Knative Serving's controller as child processes,
 // and the fake kubelet, autoscaler and ingress in its own process.
 //
-//	world up --state DIR [--parent-fd N] [--bin-dir DIR]
+//	world up --state DIR [--parent-fd N] [--bin-dir DIR] [--no-controllers]
 //	world sandbox --state DIR [--plugin-dir DIR] [--bin-dir DIR]
 //	world restart --state DIR NAME   (restarts one child of the running world on DIR; control.go)
 //	world knative-controller --kubeconfig FILE   (started by `up`, not by hand)
@@ -22,7 +22,7 @@ import (
 
 func usage() {
 	fmt.Fprintln(os.Stderr, `usage:
-  world up --state DIR [--parent-fd N] [--bin-dir DIR]
+  world up --state DIR [--parent-fd N] [--bin-dir DIR] [--no-controllers]
   world sandbox --state DIR [--plugin-dir DIR] [--bin-dir DIR]
   world restart --state DIR NAME
   world knative-controller --kubeconfig FILE`)

@@ -53,6 +53,7 @@ func runWorld(mode string, args []string, logger *log.Logger) int {
 	parentFD := fs.Int("parent-fd", -1, "stop when reading this file descriptor gives EOF or an error (a pipe the parent holds)")
 	binDir := fs.String("bin-dir", "", "folder of etcd, kube-apiserver, kube-controller-manager, kserve-manager (default: this binary's folder)")
 	pluginDir := fs.String("plugin-dir", "", "sandbox only: folder of kubectl-isvc_canary, printed as the first element of PATH")
+	noControllers := fs.Bool("no-controllers", false, "up only (benchmarks): the API server with the CRDs and configuration, without KServe's manager, Knative's controller and the fakes: nothing reconciles what is written")
 	_ = fs.Parse(args)
 	if *state == "" {
 		logger.Print("--state is required")
@@ -84,7 +85,7 @@ func runWorld(mode string, args []string, logger *log.Logger) int {
 	}
 
 	start := time.Now()
-	w, err := startWorld(ctx, *state, *binDir, logger)
+	w, err := startWorldWith(ctx, *state, *binDir, logger, !*noControllers || mode == "sandbox")
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil {
 			err = fmt.Errorf("%w (%v)", err, cause)
@@ -163,6 +164,12 @@ func prepareState(dir string) (string, error) {
 }
 
 func startWorld(ctx context.Context, state, binDir string, logger *log.Logger) (*world, error) {
+	return startWorldWith(ctx, state, binDir, logger, true)
+}
+
+// startWorldWith starts the world; without controllers it stops after the CRDs and the
+// configuration (a bench world: what is written stays as written).
+func startWorldWith(ctx context.Context, state, binDir string, logger *log.Logger, controllers bool) (*world, error) {
 	state, err := prepareState(state)
 	if err != nil {
 		return nil, err
@@ -217,6 +224,11 @@ func startWorld(ctx context.Context, state, binDir string, logger *log.Logger) (
 	}
 	logger.Printf("installed CRDs and configuration")
 
+	if !controllers {
+		logger.Printf("no controllers: KServe's manager, Knative's controller and the fakes are not started")
+		return w, w.publish(state, cp, "")
+	}
+
 	// 3. KServe's manager, its /readyz, then its webhooks.
 	if err := startKServe(ctx, w, cp, binDir, state, in); err != nil {
 		return w, err
@@ -252,27 +264,30 @@ func startWorld(ctx context.Context, state, binDir string, logger *log.Logger) (
 	if err := w.died(); err != nil {
 		return w, err
 	}
+	return w, w.publish(state, cp, ln.Addr().String())
+}
+
+// publish writes what a client of the world needs (env.json, the admin kubeconfig) and keeps it
+// as w.env, the READY line.
+func (w *world) publish(state string, cp *controlplane.ControlPlane, ingress string) error {
 	w.env = Env{
 		StateDir:    state,
 		Server:      cp.Server,
 		Kubeconfigs: Kubeconfigs{Admin: cp.Kubeconfig.Admin, Limited: cp.Kubeconfig.Limited, Token: cp.Kubeconfig.Token},
 		Users:       Users{Limited: controlplane.LimitedUser, Token: controlplane.TokenUser},
-		Ingress:     ln.Addr().String(),
+		Ingress:     ingress,
 		AuditLog:    filepath.Join(state, "audit.log"),
 		PID:         os.Getpid(),
 	}
 	kc, err := os.ReadFile(cp.Kubeconfig.Admin)
 	if err != nil {
-		return w, err
+		return err
 	}
 	if err := os.WriteFile(filepath.Join(state, "kubeconfig"), kc, 0o600); err != nil {
-		return w, err
+		return err
 	}
 	js, _ := json.MarshalIndent(w.env, "", "  ")
-	if err := os.WriteFile(filepath.Join(state, "env.json"), append(js, '\n'), 0o644); err != nil {
-		return w, err
-	}
-	return w, nil
+	return os.WriteFile(filepath.Join(state, "env.json"), append(js, '\n'), 0o644)
 }
 
 // startKServe starts KServe's manager with loopback metrics and probe addresses and its webhook
