@@ -139,7 +139,7 @@ fn json_and_yaml_are_written_item_by_item_as_the_whole_list() {
 
 #[test]
 fn every_namespace_and_a_selector_are_paged_too() {
-    let objects = vec![object("team-a", "x"), object("team-b", "y"), object("team-c", "z")];
+    let objects = [object("team-a", "x"), object("team-b", "y"), object("team-c", "z")];
     let stub = Stub::start();
     let all = "/apis/serving.kserve.io/v1beta1/inferenceservices";
     stub.on(Route::get(all).when(first_page), [Reply::ok(page(&objects[..2], Some("tok-a")))]);
