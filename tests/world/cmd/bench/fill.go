@@ -1,13 +1,12 @@
-// Command benchgen fills a bench world (`world up --no-controllers`) with InferenceServices and
-// their pods, as KServe and Knative would have left them once everything is ready: each object
-// created, then its status written, by a pool of concurrent clients (one kubectl call per object
-// would take many minutes for thousands). Nothing reconciles them afterwards.
-//
-//	benchgen --kubeconfig FILE --namespace NS [--isvcs 2000] [--pods 3] [--workers 32] [--label k=v]
+package main
+
+// `bench fill` fills a bench world (`world up --no-controllers`) with InferenceServices and their
+// pods, as KServe and Knative would have left them once everything is ready: each object created,
+// then its status written, by a pool of concurrent clients (one kubectl call per object would take
+// many minutes for thousands). Nothing reconciles them afterwards.
 //
 // Every tenth InferenceService is in the middle of a canary (10 % to a second revision), so the
 // table has PREV and LATEST cells of both kinds. Prints what it wrote on its last line.
-package main
 
 import (
 	"context"
@@ -32,22 +31,23 @@ import (
 
 var isvcGVR = schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}
 
-func main() {
-	kubeconfig := flag.String("kubeconfig", "", "kubeconfig of the bench world")
-	ns := flag.String("namespace", "bench-big", "namespace to fill (created if missing)")
-	count := flag.Int("isvcs", 2000, "InferenceServices to create")
-	podsPer := flag.Int("pods", 3, "pods per InferenceService")
-	workers := flag.Int("workers", 32, "concurrent clients")
-	label := flag.String("label", "", "an extra label k=v on every tenth InferenceService (for -l)")
-	flag.Parse()
-	logger := log.New(os.Stderr, "benchgen: ", log.Ltime)
+func fill(args []string) {
+	fs := flag.NewFlagSet("fill", flag.ExitOnError)
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the bench world")
+	ns := fs.String("namespace", "bench-big", "namespace to fill (created if missing)")
+	count := fs.Int("isvcs", 2000, "InferenceServices to create")
+	podsPer := fs.Int("pods", 3, "pods per InferenceService")
+	workers := fs.Int("workers", 32, "concurrent clients")
+	label := fs.String("label", "", "an extra label k=v on every tenth InferenceService (for -l)")
+	_ = fs.Parse(args)
+	logger := log.New(os.Stderr, "bench fill: ", log.Ltime)
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
 	if err != nil {
 		logger.Fatal(err)
 	}
 	cfg.QPS, cfg.Burst = 2000, 4000
-	cfg.UserAgent = "benchgen"
+	cfg.UserAgent = "bench-fill"
 	kube := kubernetes.NewForConfigOrDie(cfg)
 	dyn := dynamic.NewForConfigOrDie(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -100,7 +100,7 @@ func main() {
 	if err, ok := failed.Load().(error); ok {
 		logger.Fatal(err)
 	}
-	fmt.Printf("benchgen: %d InferenceServices and %d pods in namespace %s in %.1fs\n", wrote.Load(), pods.Load(), *ns, time.Since(start).Seconds())
+	fmt.Printf("bench fill: %d InferenceServices and %d pods in namespace %s in %.1fs\n", wrote.Load(), pods.Load(), *ns, time.Since(start).Seconds())
 }
 
 // one writes InferenceService number i, its status, and its pods with theirs.
