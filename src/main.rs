@@ -5,8 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let words: Vec<String> = std::env::args_os().skip(1).map(|w| w.to_string_lossy().into_owned()).collect();
     if let Some(message) = isvc_canary::guess::check(&words) {
         eprintln!("error: {}", isvc_canary::output::sanitize(&message));
@@ -21,7 +20,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(isvc_canary::error::Exit::Usage.code());
         }
     };
-    match isvc_canary::run(cli).await {
+    // The runtime (and its worker threads) only once there is something to run: `--help`,
+    // `--version` and usage errors never start it.
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(isvc_canary::error::Exit::Failure.code());
+        }
+    };
+    match runtime.block_on(isvc_canary::run(cli)) {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(err) if isvc_canary::error::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {

@@ -25,7 +25,9 @@ type run struct {
 	// requests the process made, by the audit log (its user agent), and their lines.
 	requests int
 	trace    []string
-	stderr   string
+	// server is the time the API server spent on them (received to answered, summed).
+	server time.Duration
+	stderr string
 }
 
 // cmd is one command of a comparison: one or several processes run one after the other (timed
@@ -44,13 +46,14 @@ type audit struct {
 }
 
 type auditEvent struct {
-	AuditID        string `json:"auditID"`
-	Stage          string `json:"stage"`
-	Verb           string `json:"verb"`
-	RequestURI     string `json:"requestURI"`
-	UserAgent      string `json:"userAgent"`
-	StageTimestamp string `json:"stageTimestamp"`
-	ObjectRef      struct {
+	AuditID                  string `json:"auditID"`
+	Stage                    string `json:"stage"`
+	RequestReceivedTimestamp string `json:"requestReceivedTimestamp"`
+	Verb                     string `json:"verb"`
+	RequestURI               string `json:"requestURI"`
+	UserAgent                string `json:"userAgent"`
+	StageTimestamp           string `json:"stageTimestamp"`
+	ObjectRef                struct {
 		Resource    string `json:"resource"`
 		Name        string `json:"name"`
 		Subresource string `json:"subresource"`
@@ -102,10 +105,19 @@ const ours = "kubectl-isvc-canary/"
 
 // requestsOf counts the distinct requests of a user agent (prefix) among events, with a short
 // trace line each: verb and path (query shortened).
-func requestsOf(events []auditEvent, agent string) (int, []string) {
+func requestsOf(events []auditEvent, agent string) (int, []string, time.Duration) {
 	seen := map[string]bool{}
 	var trace []string
+	var server time.Duration
 	for _, e := range events {
+		if e.Stage == "ResponseComplete" && e.Verb != "watch" && strings.HasPrefix(e.UserAgent, agent) &&
+			(agent == ours || !strings.HasPrefix(e.UserAgent, ours)) {
+			from, err1 := time.Parse(time.RFC3339Nano, e.RequestReceivedTimestamp)
+			to, err2 := time.Parse(time.RFC3339Nano, e.StageTimestamp)
+			if err1 == nil && err2 == nil {
+				server += to.Sub(from)
+			}
+		}
 		// kubectl's agent is its file name: "kubectl/…", "kubectl.1.33/…"; never ours.
 		if !strings.HasPrefix(e.UserAgent, agent) || (agent != ours && strings.HasPrefix(e.UserAgent, ours)) || seen[e.AuditID] {
 			continue
@@ -113,7 +125,7 @@ func requestsOf(events []auditEvent, agent string) (int, []string) {
 		seen[e.AuditID] = true
 		trace = append(trace, e.Verb+" "+shortURI(e.RequestURI))
 	}
-	return len(seen), trace
+	return len(seen), trace, server
 }
 
 func shortURI(uri string) string {
@@ -264,7 +276,7 @@ func compare(rounds int, log *audit, before func(), cmds ...cmd) []*series {
 			r := timeOne(s.c)
 			if s.c.agent != "" {
 				time.Sleep(20 * time.Millisecond) // the audit line of the last answer
-				r.requests, r.trace = requestsOf(log.read(), s.c.agent)
+				r.requests, r.trace, r.server = requestsOf(log.read(), s.c.agent)
 			}
 			s.runs = append(s.runs, r)
 		}
@@ -276,7 +288,7 @@ func compare(rounds int, log *audit, before func(), cmds ...cmd) []*series {
 // the requests of its median run.
 func report(title string, all []*series, extra func(s *series) string) {
 	fmt.Printf("\n### %s (%d rounds, alternating)\n", title, len(all[0].runs))
-	fmt.Printf("| command | median ms | p25–p75 ms | ours ÷ this | requests |\n|---|---|---|---|---|\n")
+	fmt.Printf("| command | median ms | p25–p75 ms | ours ÷ this | API server ms | requests (audit log) |\n|---|---|---|---|---|---|\n")
 	ours := quantile(all[0].durations(), 0.5)
 	for i, s := range all {
 		d := s.durations()
@@ -296,7 +308,15 @@ func report(title string, all []*series, extra func(s *series) string) {
 		if extra != nil {
 			note += extra(s)
 		}
-		fmt.Printf("| %s | %.1f | %.1f–%.1f | %s | %s%s |\n", s.c.label, med, quantile(d, 0.25), quantile(d, 0.75), ratio, reqs, note)
+		server := "—"
+		if s.c.agent != "" {
+			var sv []float64
+			for _, r := range s.runs {
+				sv = append(sv, float64(r.server.Microseconds())/1000)
+			}
+			server = fmt.Sprintf("%.1f", quantile(sv, 0.5))
+		}
+		fmt.Printf("| %s | %.1f | %.1f–%.1f | %s | %s | %s%s |\n", s.c.label, med, quantile(d, 0.25), quantile(d, 0.75), ratio, server, reqs, note)
 	}
 }
 
@@ -328,10 +348,12 @@ func requestSummary(s *series) string {
 			if len(counts) > 1 {
 				var ks []string
 				for n, c := range counts {
-					ks = append(ks, fmt.Sprintf("%d×%d", c, n))
+					if n != best {
+						ks = append(ks, fmt.Sprintf("%d requests in %d of %d runs", n, c, len(s.runs)))
+					}
 				}
 				sort.Strings(ks)
-				spread = " (runs: " + strings.Join(ks, ", ") + ")"
+				spread = " (" + strings.Join(ks, "; ") + ": a conflict retry, or a reopened watch)"
 			}
 			return fmt.Sprintf("%d: %s%s", best, strings.Join(dedupe(r.trace), ", "), spread)
 		}

@@ -162,7 +162,9 @@ spec:
 	for _, argv := range [][]string{w.k("get", "isvc", "-n", w.ns), w.p("status", name, "-n", w.ns), w.k("get", "pods", "-n", w.ns)} {
 		must(argv...)
 	}
-	settle := func() { time.Sleep(300 * time.Millisecond) }
+	// KServe's own status writes after a reset would meet a command's precondition (409, a retry):
+	// they are let settle.
+	settle := func() { time.Sleep(500 * time.Millisecond) }
 	reset := func(body string) func() { return func() { w.patch(name, body); settle() } }
 	get := [3]string{"GET", w.isvcPath(name), ""}
 	patchPath := w.isvcPath(name) + "?fieldManager=kubectl-isvc-canary"
@@ -234,14 +236,21 @@ func lastStatusWrite(events []auditEvent, name string, t time.Time) (time.Time, 
 // waits: how soon each waiter returns after the status write that decided it.
 func waits(w *world, name string) {
 	fmt.Printf("\n### waits: ms from the last status write before the waiter exits (the write that decided it, by the audit log) to its exit (%d rounds)\n", w.rounds)
-	fmt.Println("| waiter | median ms | p25–p75 ms | from the spec write (or the command's start), median ms | runs with a status write |\n|---|---|---|---|---|")
-	type sample struct{ after, fromWrite []float64 }
+	fmt.Println("| waiter | median ms | p25–p75 ms | from the spec write (or the command's start), median ms | runs measured | failed |\n|---|---|---|---|---|---|")
+	type sample struct {
+		after, fromWrite []float64
+		failed           int
+	}
 	res := map[string]*sample{}
 	order := []string{}
-	add := func(label string, exited, written time.Time, events []auditEvent) {
+	add := func(label string, exited, written time.Time, events []auditEvent, err error) {
 		if res[label] == nil {
 			res[label] = &sample{}
 			order = append(order, label)
+		}
+		if err != nil {
+			res[label].failed++
+			return
 		}
 		if at, ok := lastStatusWrite(events, name, exited); ok {
 			res[label].after = append(res[label].after, float64(exited.Sub(at).Microseconds())/1000)
@@ -264,6 +273,7 @@ func waits(w *world, name string) {
 		a := exec.Command(w.plugin, "-n", w.ns, "wait", name, "--for=traffic="+pct, "--timeout", "2m")
 		b := exec.Command(w.kubectl, "-n", w.ns, "wait", "isvc/"+name, "--for=jsonpath={.status.components.predictor.traffic[0].percent}="+pct, "--timeout=2m")
 		var aExit, bExit time.Time
+		var aErr, bErr error
 		doneA, doneB := make(chan struct{}), make(chan struct{})
 		if err := a.Start(); err != nil {
 			log.Fatal(err)
@@ -271,8 +281,8 @@ func waits(w *world, name string) {
 		if err := b.Start(); err != nil {
 			log.Fatal(err)
 		}
-		go func() { _ = a.Wait(); aExit = time.Now(); close(doneA) }()
-		go func() { _ = b.Wait(); bExit = time.Now(); close(doneB) }()
+		go func() { aErr = a.Wait(); aExit = time.Now(); close(doneA) }()
+		go func() { bErr = b.Wait(); bExit = time.Now(); close(doneB) }()
 		time.Sleep(1500 * time.Millisecond) // both watches open
 		written := time.Now()
 		w.patch(name, ctp(pct))
@@ -280,27 +290,29 @@ func waits(w *world, name string) {
 		<-doneB
 		time.Sleep(50 * time.Millisecond)
 		events := w.log.read()
-		add("isvc-canary wait --for=traffic=N", aExit, written, events)
-		add("kubectl wait --for=jsonpath=…percent=N (same change)", bExit, written, events)
+		add("isvc-canary wait --for=traffic=N", aExit, written, events, aErr)
+		add("kubectl wait --for=jsonpath=…percent=N (same change)", bExit, written, events, bErr)
 		// 2. `set --wait` against `kubectl patch` + `kubectl wait`, each from the same settled
 		// state, the order alternating.
 		both := []func(){
 			func() {
 				w.log.skip()
 				start := time.Now()
-				_ = exec.Command(w.plugin, "-n", w.ns, "set", name, pct, "--wait", "--timeout", "2m").Run()
+				err := exec.Command(w.plugin, "-n", w.ns, "set", name, pct, "--wait", "--timeout", "2m").Run()
 				end := time.Now()
 				time.Sleep(50 * time.Millisecond)
-				add("isvc-canary set N --wait", end, start, w.log.read())
+				add("isvc-canary set N --wait", end, start, w.log.read(), err)
 			},
 			func() {
 				w.log.skip()
 				start := time.Now()
-				_ = exec.Command(w.kubectl, "-n", w.ns, "patch", "isvc", name, "--type", "merge", "-p", ctp(pct)).Run()
-				_ = exec.Command(w.kubectl, "-n", w.ns, "wait", "isvc/"+name, "--for=jsonpath={.status.components.predictor.traffic[0].percent}="+pct, "--timeout=2m").Run()
+				err := exec.Command(w.kubectl, "-n", w.ns, "patch", "isvc", name, "--type", "merge", "-p", ctp(pct)).Run()
+				if err == nil {
+					err = exec.Command(w.kubectl, "-n", w.ns, "wait", "isvc/"+name, "--for=jsonpath={.status.components.predictor.traffic[0].percent}="+pct, "--timeout=2m").Run()
+				}
 				end := time.Now()
 				time.Sleep(50 * time.Millisecond)
-				add("kubectl patch + kubectl wait --for=jsonpath=…", end, start, w.log.read())
+				add("kubectl patch + kubectl wait --for=jsonpath=…", end, start, w.log.read(), err)
 			},
 		}
 		for k := range both {
@@ -310,20 +322,22 @@ func waits(w *world, name string) {
 	}
 	for _, label := range order {
 		s := res[label]
-		fmt.Printf("| %s | %.0f | %.0f–%.0f | %.0f | %d of %d |\n", label, quantile(s.after, 0.5), quantile(s.after, 0.25),
-			quantile(s.after, 0.75), quantile(s.fromWrite, 0.5), len(s.after), len(s.fromWrite))
+		fmt.Printf("| %s | %.0f | %.0f–%.0f | %.0f | %d | %d |\n", label, quantile(s.after, 0.5), quantile(s.after, 0.25),
+			quantile(s.after, 0.75), quantile(s.fromWrite, 0.5), len(s.after), s.failed)
 	}
 }
 
 // startup: commands that need no cluster, and completion's live lookup.
 func startup(w *world, name string) {
 	path := "PATH=" + w.pathDirs + ":" + os.Getenv("PATH")
+	// The floor of any process here: one that does nothing.
+	nothing := cmd{label: "floor: true (a process that does nothing)", argv: [][]string{{"true"}}}
 	report("start-up: --help", compare(w.rounds, w.log, nil,
 		cmd{label: "isvc-canary --help", argv: [][]string{w.p("--help")}},
-		cmd{label: "kubectl --help", argv: [][]string{w.k("--help")}}), nil)
+		cmd{label: "kubectl --help", argv: [][]string{w.k("--help")}}, nothing), nil)
 	report("start-up: version", compare(w.rounds, w.log, nil,
 		cmd{label: "isvc-canary version", argv: [][]string{w.p("version")}},
-		cmd{label: "kubectl version --client", argv: [][]string{w.k("version", "--client")}}), nil)
+		cmd{label: "kubectl version --client", argv: [][]string{w.k("version", "--client")}}, nothing), nil)
 	list := fmt.Sprintf("/apis/serving.kserve.io/v1beta1/namespaces/%s/inferenceservices", w.ns)
 	floor := append([]string{"curl"}, w.curl[1:]...)
 	floor = append(floor, "-H", "Accept: application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json", w.server+list)
