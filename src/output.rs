@@ -4,6 +4,7 @@
 use std::io::IsTerminal;
 
 use anyhow::Result;
+use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
 use serde::Serialize;
 
 use crate::cli::OutputFormat;
@@ -61,17 +62,26 @@ impl TableWriter {
                 self.widths[i] = self.widths[i].max(cell_width(i, cell));
             }
         }
-        let mut out = String::new();
+        // comfy-table lays the page out; each column at least as wide as any cell seen so far,
+        // every border blank, the look from padding alone.
+        let mut table = Table::new();
+        table.load_style(comfy_table::presets::NOTHING);
+        table.set_content_arrangement(ContentArrangement::Disabled);
+        let cells =
+            |row: &Vec<String>| (0..columns).map(|i| row.get(i).cloned().unwrap_or_default()).collect::<Vec<_>>();
         for row in header.iter().chain(rows.iter()) {
-            let mut line = String::new();
-            for i in 0..columns {
-                let cell = row.get(i).map_or("", String::as_str);
-                line.push_str(cell);
-                if i + 1 < columns {
-                    let pad = self.widths[i].saturating_sub(console::measure_text_width(cell)) + 3;
-                    line.extend(std::iter::repeat_n(' ', pad));
-                }
-            }
+            table.add_row(cells(row));
+        }
+        for (i, column) in table.column_iter_mut().enumerate() {
+            let last = i + 1 == columns;
+            column.set_padding((0, if last { 0 } else { 3 }));
+            column.set_cell_alignment(CellAlignment::Left);
+            // comfy-table's width counts the padding.
+            let width = u16::try_from(self.widths[i] + if last { 0 } else { 3 }).unwrap_or(u16::MAX);
+            column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(width)));
+        }
+        let mut out = String::new();
+        for line in table.lines() {
             out.push_str(line.trim_end());
             out.push('\n');
         }
