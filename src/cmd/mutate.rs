@@ -315,23 +315,56 @@ async fn finish_unchanged(
     target: &Target,
     goal: &impl Fn(&Isvc, &Change) -> Goal,
 ) -> Result<Exit> {
-    let (isvc, c) = (&target.isvc, target.component);
     let dry_run = m.write.dry_run.is_some();
     let done = match m.wait {
-        Some(limits) if !dry_run && !m.write.print_patch => {
-            let current = Change::Traffic { component: c, percent: isvc.ctp(c), model: None };
-            let request = WaitRequest {
-                component: c,
-                goal: goal(isvc, &current),
-                new_revision_after: None,
-                limits,
-                guarded_spec: None,
-            };
-            Waiter::lazy(&ctx.kube, isvc).run(&ctx.term, &request).await?
-        }
-        _ => isvc.clone(),
+        Some(limits) if !dry_run && !m.write.print_patch => wait_unchanged(ctx, target, limits, goal).await?,
+        _ => target.isvc.clone(),
     };
     report(ctx, &done, "unchanged", dry_run)
+}
+
+/// The wait of a mutation that found nothing to write.
+async fn wait_unchanged(
+    ctx: &Ctx,
+    target: &Target,
+    limits: WaitLimits,
+    goal: &impl Fn(&Isvc, &Change) -> Goal,
+) -> Result<Isvc> {
+    let (isvc, c) = (&target.isvc, target.component);
+    let current = Change::Traffic { component: c, percent: isvc.ctp(c), model: None, tag_routing_on: false };
+    let request =
+        WaitRequest { component: c, goal: goal(isvc, &current), new_revision_after: None, limits, guarded_spec: None };
+    Waiter::lazy(&ctx.kube, isvc).run(&ctx.term, &request).await
+}
+
+/// What [`apply`] did: the last object seen, and whether a PATCH was applied (false: the
+/// object was already as asked, nothing was sent).
+pub struct Applied {
+    pub isvc: Isvc,
+    pub written: bool,
+}
+
+/// The write path of [`run`] for a command that drives several mutations (`rollout`): the
+/// same decisions, guard rails, preconditions, retries and wait, with no dry run, no patch
+/// printing and no result line; the wait is the mutation's `wait` (required).
+pub async fn apply(
+    ctx: &Ctx,
+    m: Mutation<'_>,
+    plan: impl Fn(&Isvc) -> Result<Plan, Fail>,
+    goal: impl Fn(&Isvc, &Change) -> Goal,
+) -> Result<Applied> {
+    let limits = m.wait.unwrap_or_else(|| WaitLimits::new(None, None));
+    let mut target = prepare(ctx, &m).await?;
+    let Some(change) = decide(ctx, &target, &plan, true)? else {
+        return Ok(Applied { isvc: wait_unchanged(ctx, &target, limits, &goal).await?, written: false });
+    };
+    preview_and_confirm(ctx, &m, &target, &change)?;
+    let waiter = Waiter::open(&ctx.kube, &target.isvc).await?;
+    let Some((change, after)) = write(ctx, &m, &mut target, change, &plan).await? else {
+        return Ok(Applied { isvc: wait_unchanged(ctx, &target, limits, &goal).await?, written: false });
+    };
+    let last = wait_after(ctx, &target, waiter, limits, &change, &after, &goal).await?;
+    Ok(Applied { isvc: last, written: true })
 }
 
 /// The patch to send: a JSON Patch with `test`s under `--expect-revision`, else a merge patch;
@@ -379,7 +412,7 @@ fn undo_hint(before: &Isvc, change: &Change) -> String {
     let target = format!("kubectl isvc-canary -n {} ", before.namespace);
     match change {
         Change::TagRouting(on) => format!("{target}tag-routing {} {}", before.name, if *on { "off" } else { "on" }),
-        Change::Traffic { component, percent, model } => {
+        Change::Traffic { component, percent, model, .. } => {
             let comp = if *component == Component::Predictor {
                 String::new()
             } else {
@@ -426,7 +459,7 @@ mod tests {
 
     fn traffic(percent: Option<i64>, model: bool) -> Change {
         let model = model.then(|| (ModelField::Model, "gs://m2".to_string()));
-        Change::Traffic { component: Component::Predictor, percent, model }
+        Change::Traffic { component: Component::Predictor, percent, model, tag_routing_on: false }
     }
 
     #[test]
