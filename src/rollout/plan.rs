@@ -138,9 +138,14 @@ pub fn parse_steps(text: &str, pause: Duration) -> Result<Vec<Step>, Fail> {
         let percent = word.strip_suffix('%').unwrap_or(word);
         let percent = crate::rules::parse_percent(percent)
             .map_err(|_| usage(format!("--steps: '{word}' is neither a percent from 1 to 100 nor 'pause'")))?;
-        steps.push(Step::Weight { percent, pause });
+        steps.push(weight(percent, pause));
     }
     Ok(steps)
+}
+
+/// A weight step; 100 is the promotion, after which there is nothing to hold.
+fn weight(percent: i64, pause: Duration) -> Step {
+    Step::Weight { percent, pause: if percent == 100 { Duration::ZERO } else { pause } }
 }
 
 /// Checks what any plan must be: at least one step; shares from 1 to 100 that only grow; the
@@ -243,20 +248,20 @@ pub fn parse_plan_file(text: &str, d: Defaults) -> Result<Plan, Fail> {
     let mut steps = Vec::new();
     for s in file.steps {
         steps.push(match s {
-            StepFile::Percent(p) => Step::Weight { percent: check_percent(p)?, pause },
+            StepFile::Percent(p) => weight(check_percent(p)?, pause),
             StepFile::Word(w) if w == "pause" => Step::Manual,
             StepFile::Word(w) => {
                 let p = crate::rules::parse_percent(w.trim_end_matches('%'))
                     .map_err(|_| usage(format!("the plan's step '{w}' is neither a percent nor 'pause'")))?;
-                Step::Weight { percent: p, pause }
+                weight(p, pause)
             }
-            StepFile::Full { percent, pause: own } => Step::Weight {
-                percent: check_percent(percent)?,
-                pause: match own {
+            StepFile::Full { percent, pause: own } => weight(
+                check_percent(percent)?,
+                match own {
                     Some(p) => duration("step pause", &p)?,
                     None => pause,
                 },
-            },
+            ),
         });
     }
     let gates = file
@@ -306,7 +311,8 @@ mod tests {
     #[test]
     fn steps_flag_takes_percents_and_manual_pauses() {
         let steps = parse_steps("10, 25%,pause,100", Duration::from_secs(5)).unwrap();
-        assert_eq!(steps, vec![w(10), w(25), Step::Manual, w(100)]);
+        let promote = Step::Weight { percent: 100, pause: Duration::ZERO };
+        assert_eq!(steps, vec![w(10), w(25), Step::Manual, promote]);
         assert!(parse_steps("10,ten,100", Duration::ZERO).unwrap_err().message.contains("'ten'"));
         assert!(parse_steps("10,101", Duration::ZERO).is_err());
         assert!(parse_steps("", Duration::ZERO).is_err());
@@ -346,7 +352,7 @@ mod tests {
                 Step::Weight { percent: 10, pause: Duration::from_secs(45) },
                 Step::Weight { percent: 50, pause: Duration::from_secs(120) },
                 Step::Manual,
-                Step::Weight { percent: 100, pause: Duration::from_secs(45) },
+                Step::Weight { percent: 100, pause: Duration::ZERO },
             ]
         );
         assert_eq!(p.failure_limit, 3);
@@ -387,6 +393,6 @@ mod tests {
         let p = parse_plan_file("steps: [10, pause, 100]\ngates: [exec: 'true']\n", D).unwrap();
         let back: Plan = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
         assert_eq!(back, p);
-        assert_eq!(p.describe(), "10% for 30s, pause, 100% for 30s");
+        assert_eq!(p.describe(), "10% for 30s, pause, 100%");
     }
 }
