@@ -656,8 +656,8 @@ impl Runner {
             let l = self.lease.lock().await;
             (l.control.clone(), l.state.control_seen.clone(), l.lost.clone())
         };
-        if let Some(why) = lost {
-            return Err(fail(Exit::Failure, why));
+        if let Some((exit, why)) = lost {
+            return Err(fail(exit, why));
         }
         let Some(control) = control.filter(|c| Some(c) != seen.as_ref()) else { return Ok(None) };
         let mut words = control.splitn(3, ' ');

@@ -68,8 +68,8 @@ pub struct Held {
     pub control: Option<String>,
     /// When a write last succeeded.
     pub renewed: Instant,
-    /// Set once the lease is known lost (taken over, or not renewed in time).
-    pub lost: Option<String>,
+    /// Set once the lease is known lost: taken over (exit 7), or not renewed in time (exit 1).
+    pub lost: Option<(Exit, String)>,
     /// Released: no more renewals.
     pub released: bool,
 }
@@ -180,8 +180,8 @@ impl Held {
     /// Writes the state and renews the claim. A 409 re-reads: still ours (a control request was
     /// written in between) ⇒ written again on the fresh resourceVersion; someone else's ⇒ lost.
     pub async fn save(&mut self) -> Result<()> {
-        if let Some(why) = &self.lost {
-            return Err(fail(Exit::Refused, why.clone()));
+        if let Some((exit, why)) = &self.lost {
+            return Err(fail(*exit, why.clone()));
         }
         for _ in 0..4 {
             let body = self.body();
@@ -206,7 +206,7 @@ impl Held {
 
     fn lose(&mut self, why: &str) -> anyhow::Error {
         let text = format!("{why}: this process no longer runs the rollout of {}", self.isvc);
-        self.lost = Some(text.clone());
+        self.lost = Some((Exit::Refused, text.clone()));
         fail(Exit::Refused, text)
     }
 
@@ -219,7 +219,8 @@ impl Held {
             && self.lost.is_none()
             && self.renewed.elapsed() >= self.duration
         {
-            self.lost = Some(format!("the lease could not be renewed for {}s ({e:#})", self.duration.as_secs()));
+            let why = format!("the lease could not be renewed for {}s ({e:#})", self.duration.as_secs());
+            self.lost = Some((Exit::Failure, why));
         }
     }
 

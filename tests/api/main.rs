@@ -30,5 +30,6 @@ mod corpus;
 mod errors;
 mod expect_revision;
 mod faults;
+mod rollout;
 mod waits;
 mod writes;
