@@ -231,16 +231,35 @@ pub enum Command {
     )]
     Rollout(RolloutArgs),
     /// Hold a running rollout at its current step (until `resume`)
-    #[command(override_usage = "kubectl isvc-canary pause [NAME] [flags]")]
+    #[command(
+        override_usage = "kubectl isvc-canary pause [NAME] [flags]",
+        after_help = "Examples:
+  kubectl isvc-canary pause sklearn-iris
+  kubectl isvc-canary pause -n kserve-test --timeout 2m"
+    )]
     Pause(ControlArgs),
     /// Let a paused rollout go on (or end a manual `pause` step)
-    #[command(override_usage = "kubectl isvc-canary resume [NAME] [flags]")]
+    #[command(
+        override_usage = "kubectl isvc-canary resume [NAME] [flags]",
+        after_help = "Examples:
+  kubectl isvc-canary resume sklearn-iris"
+    )]
     Resume(ControlArgs),
     /// Stop a rollout: roll back and record it as aborted
-    #[command(override_usage = "kubectl isvc-canary abort [NAME] [flags]")]
+    #[command(
+        override_usage = "kubectl isvc-canary abort [NAME] [flags]",
+        after_help = "Examples:
+  kubectl isvc-canary abort sklearn-iris
+  kubectl isvc-canary abort sklearn-iris --timeout 10m"
+    )]
     Abort(ControlArgs),
     /// List the revisions (newest first) with their model and traffic, and the rollouts recorded
-    #[command(override_usage = "kubectl isvc-canary history [NAME] [flags]")]
+    #[command(
+        override_usage = "kubectl isvc-canary history [NAME] [flags]",
+        after_help = "Examples:
+  kubectl isvc-canary history sklearn-iris
+  kubectl isvc-canary history -n kserve-test -o json"
+    )]
     History(HistoryArgs),
     /// Roll forward to the model of an earlier revision, as a new canary or promoted at once
     #[command(
