@@ -185,7 +185,7 @@ async fn acquire(
                 ),
             ));
         };
-        let held = match Held::create(kube, isvc, holder, duration, new_state(model, plan)).await {
+        let mut held = match Held::create(kube, isvc, holder, duration, new_state(model, plan)).await {
             Err(e) if crate::error::http_status_of(&e) == Some(409) => {
                 return Err(fail(
                     Exit::Refused,
@@ -194,6 +194,9 @@ async fn acquire(
             }
             other => other?,
         };
+        // Renewed once before anything else is written: a lease that cannot be renewed (no
+        // `patch` on leases) stops here, with the InferenceService untouched.
+        held.save().await?;
         return Ok((held, None));
     };
     if rec.held(now) {

@@ -106,8 +106,10 @@ fn a_lease_taken_over_during_a_hold_stops_the_rollout_with_the_step_applied() {
         ],
     );
     stub.on(Route::post(leases_path()), [Reply::ok(lease("me", &now(), 5, None))]);
-    // The first write of the state (step 1 applied) goes through; the next meets another holder.
-    stub.on(Route::patch(lease_path()), [Reply::ok(lease("me", &now(), 6, None)), Reply::status(409, conflict())]);
+    // The first renewal (before any write) and the record of step 1 go through; the next
+    // renewal meets another holder.
+    let ok = Reply::ok(lease("me", &now(), 6, None));
+    stub.on(Route::patch(lease_path()), [ok.clone(), ok, Reply::status(409, conflict())]);
     stub.on(Route::watch(isvc_list_path()), [Watch::new().end(End::Hold)]);
     stub.on(Route::patch(isvc_path()), [Reply::ok(Isvc::canary(10).rv(101).patched_by_us().json())]);
     stub.on(Route::get(crate::objects::pods_path()), [Reply::ok(pods(&[1, 2]))]);
@@ -133,7 +135,10 @@ fn a_lease_that_cannot_be_renewed_stops_the_rollout_once_it_runs_out() {
     );
     stub.on(Route::post(leases_path()), [Reply::ok(lease("me", &now(), 5, None))]);
     let broken = json!({"kind": "Status", "code": 500, "reason": "InternalError", "message": "etcd is down"});
-    stub.on(Route::patch(lease_path()), [Reply::ok(lease("me", &now(), 6, None)), Reply::status(500, broken)]);
+    // The first renewal (before any write) and the record of step 1 go through; then every
+    // renewal fails.
+    let ok = Reply::ok(lease("me", &now(), 6, None));
+    stub.on(Route::patch(lease_path()), [ok.clone(), ok, Reply::status(500, broken)]);
     stub.on(Route::watch(isvc_list_path()), [Watch::new().end(End::Hold)]);
     stub.on(Route::patch(isvc_path()), [Reply::ok(Isvc::canary(10).rv(101).patched_by_us().json())]);
     stub.on(Route::get(crate::objects::pods_path()), [Reply::ok(pods(&[1, 2]))]);
