@@ -146,7 +146,7 @@ async fn abort_stopped(ctx: &Ctx, isvc: &Isvc, rec: &crate::rollout::state::Leas
             return Err(e);
         }
     };
-    let to = after.isvc.component_status(Component::Predictor).lrr().to_string();
+    let to = target.lock().ok().and_then(|g| g.clone()).unwrap_or_default();
     let message = format!("aborted by {}; rolled back: 100% of traffic to {to}", holder_identity());
     held.state.phase = Phase::Aborted;
     held.state.message = Some(message.clone());

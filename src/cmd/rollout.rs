@@ -71,7 +71,8 @@ pub async fn run(ctx: &Ctx, args: &RolloutArgs) -> Result<Exit> {
         connect: args.ingress.clone().or_else(ingress_from_env),
         gate_timeout: args.gate_timeout,
         base_dir,
-        redraw: std::sync::Mutex::new(Redraw::default()),
+        redraw: std::sync::Mutex::new((Redraw::default(), String::new())),
+        split: std::sync::Mutex::new((None, String::new())),
         warned_events: std::sync::atomic::AtomicBool::new(false),
         holder,
     };
@@ -277,7 +278,10 @@ struct Runner {
     connect: Option<String>,
     gate_timeout: Duration,
     base_dir: PathBuf,
-    redraw: std::sync::Mutex<Redraw>,
+    /// The view's redraw state and the text last drawn (drawn again only when it changes).
+    redraw: std::sync::Mutex<(Redraw, String)>,
+    /// The split the view shows, and when it was read.
+    split: std::sync::Mutex<(Option<Instant>, String)>,
     warned_events: std::sync::atomic::AtomicBool,
     holder: String,
 }
@@ -323,9 +327,9 @@ impl Runner {
             return;
         }
         if let Ok(mut r) = self.redraw.lock() {
-            let top = r.top(console::Term::stderr().size_checked().map(|(_, c)| usize::from(c)));
+            let top = r.0.top(console::Term::stderr().size_checked().map(|(_, c)| usize::from(c)));
             eprint!("{top}");
-            *r = Redraw::default();
+            *r = (Redraw::default(), String::new());
         }
     }
 
@@ -334,19 +338,32 @@ impl Runner {
             return;
         }
         let state = self.lease.lock().await.state.clone();
-        let split = match self.ctx.kube.get_isvc(&self.isvc.namespace, &self.isvc.name).await {
-            Ok(i) => short_split(&i, C),
-            Err(_) => "-".to_string(),
-        };
+        // The split is read again at most every 2 s: the view must not load the API server.
+        let stale =
+            self.split.lock().map(|s| s.0.is_none_or(|at| at.elapsed() >= Duration::from_secs(2))).unwrap_or(true);
+        if stale {
+            let split = match self.ctx.kube.get_isvc(&self.isvc.namespace, &self.isvc.name).await {
+                Ok(i) => short_split(&i, C),
+                Err(_) => "-".to_string(),
+            };
+            if let Ok(mut s) = self.split.lock() {
+                *s = (Some(Instant::now()), split);
+            }
+        }
+        let split = self.split.lock().map(|s| s.1.clone()).unwrap_or_default();
         let text = render(
             &state,
             &Live { namespace: &self.isvc.namespace, name: &self.isvc.name, split: &split, hold_left, doing },
         );
         if let Ok(mut r) = self.redraw.lock() {
+            if r.1 == text {
+                return;
+            }
             let width = console::Term::stderr().size_checked().map(|(_, c)| usize::from(c));
-            let top = r.top(width);
-            r.count(&text);
+            let top = r.0.top(width);
+            r.0.count(&text);
             eprint!("{top}{text}");
+            r.1 = text;
         }
     }
 
@@ -407,7 +424,7 @@ impl Runner {
             let smoke = s.plan.gates.iter().any(|g| matches!(g, GateSpec::Smoke(_)));
             (s.model.clone(), s.revision.clone(), first, smoke)
         };
-        self.draw(None, Some("waiting for the split")).await;
+        // The step's wait shows its own spinner: no view during it.
         self.clear_view();
         let write = WriteArgs { wait: true, ..WriteArgs::default() };
         let goal = move |_: &Isvc, _: &Change| if percent == 100 { Goal::Promoted } else { Goal::Split(percent) };
@@ -747,8 +764,9 @@ impl Runner {
         let goal =
             |_: &Isvc, _: &Change| Goal::Pinned(goal_target.lock().ok().and_then(|g| g.clone()).or(stable.clone()));
         match mutate::apply(&self.ctx, m, plan, goal).await {
-            Ok(after) => {
-                let to = after.isvc.component_status(C).lrr().to_string();
+            Ok(_) => {
+                // The revision the rollback pinned all traffic to (the rollback's target).
+                let to = goal_target.lock().ok().and_then(|g| g.clone()).or(stable).unwrap_or_default();
                 let done = format!("{message}; rolled back: 100% of traffic to {to}");
                 self.emit(
                     if phase == Phase::Aborted { reason::ABORTED } else { reason::ROLLED_BACK },

@@ -81,29 +81,30 @@ pub fn smoke_request(protocol: &str, model: &str, has_body: bool) -> (&'static s
 }
 
 /// Judges a smoke answer: the revision that answered must be the canary's (when the answer
-/// names one), the status the expected one, the body contain the expected text.
+/// names one), the status the expected one, the body contain the expected text. Returns the
+/// verdict, the value, the threshold and what the answer said (an excerpt of its body).
 pub fn judge_smoke(
     smoke: &Smoke,
     canary: &str,
     status: u16,
     answered_by: Option<&str>,
     body: &str,
-) -> (Verdict, String, String) {
+) -> (Verdict, String, String, String) {
     let excerpt: String = sanitize(body.trim()).chars().take(200).collect();
     if let Some(rev) = answered_by
         && rev != canary
     {
-        return (Verdict::Fail, format!("answered by {rev}"), format!("answered by {canary}"));
+        return (Verdict::Fail, format!("answered by {rev}"), format!("answered by {canary}"), excerpt);
     }
     if status != smoke.status {
-        return (Verdict::Fail, format!("HTTP {status}"), format!("HTTP {}: {excerpt}", smoke.status));
+        return (Verdict::Fail, format!("HTTP {status}"), format!("HTTP {}", smoke.status), excerpt);
     }
     if let Some(want) = &smoke.body
         && !body.contains(want.as_str())
     {
-        return (Verdict::Fail, format!("HTTP {status}"), format!("a body with '{want}': got {excerpt}"));
+        return (Verdict::Fail, "no match in the body".into(), format!("a body with '{want}'"), excerpt);
     }
-    (Verdict::Pass, format!("HTTP {status}"), format!("HTTP {}", smoke.status))
+    (Verdict::Pass, format!("HTTP {status}"), format!("HTTP {}", smoke.status), String::new())
 }
 
 async fn smoke_gate(smoke: &Smoke, ctx: &GateContext) -> GateResult {
@@ -141,8 +142,12 @@ async fn smoke_gate(smoke: &Smoke, ctx: &GateContext) -> GateResult {
         Ok(Err(e)) => return inconclusive(format!("{method} http://{host}{path} via {connect}: {e}")),
         Err(_) => return inconclusive(format!("{method} http://{host}{path}: no answer within {:?}", ctx.timeout)),
     };
-    let (verdict, value, threshold) = judge_smoke(smoke, &ctx.revision, status, answered_by.as_deref(), &text);
-    let reason = format!("{method} http://{host}{path}");
+    let (verdict, value, threshold, said) = judge_smoke(smoke, &ctx.revision, status, answered_by.as_deref(), &text);
+    let reason = if said.is_empty() {
+        format!("{method} http://{host}{path}")
+    } else {
+        format!("{method} http://{host}{path}: {said}")
+    };
     GateResult { gate: name, verdict, value, threshold, reason, answered_by }
 }
 
@@ -324,7 +329,8 @@ mod tests {
         assert_eq!((wrong.0, wrong.1.as_str()), (Verdict::Fail, "answered by r1"));
         let err = judge_smoke(&s, "r2", 500, Some("r2"), "{\"error\":\"boom\"}");
         assert_eq!((err.0, err.1.as_str()), (Verdict::Fail, "HTTP 500"));
-        assert!(err.2.contains("boom"));
+        assert_eq!(err.2, "HTTP 200");
+        assert!(err.3.contains("boom"));
         let body = judge_smoke(&s, "r2", 200, None, "{}");
         assert_eq!(body.0, Verdict::Fail);
     }

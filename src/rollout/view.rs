@@ -48,7 +48,9 @@ pub fn render(s: &RolloutState, live: &Live<'_>) -> String {
             } else if s.phase == Phase::Paused {
                 "paused: waiting for resume".to_string()
             } else if let Some(left) = live.hold_left.filter(|_| s.applied) {
-                format!("holding, {} left", format_duration(Duration::from_secs(left.as_secs())))
+                let left = left.as_secs();
+                let text = if left == 0 { "0s".to_string() } else { format_duration(Duration::from_secs(left)) };
+                format!("holding, {text} left")
             } else {
                 live.doing.unwrap_or("in progress").to_string()
             };

@@ -195,7 +195,9 @@ fn smoke_gate_on_a_model_answering_500_rolls_back_at_step_1() {
         "-o",
         "json",
     ]);
-    out.code(4).stderr_has("gate smoke failed at step 1 of 3 (10%): HTTP 500 against a threshold of HTTP 200");
+    out.code(4)
+        .stderr_has("gate smoke failed at step 1 of 3 (10%): HTTP 500 against a threshold of HTTP 200")
+        .stderr_has(&format!("rolled back: 100% of traffic to {}", rev(name, 1)));
     let evs = events(&out.stdout);
     let failed: Vec<&Value> = evs.iter().filter(|e| e["reason"] == "GateFailed").collect();
     assert_eq!(failed.len(), 1, "{}", out.describe());
