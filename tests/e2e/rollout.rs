@@ -171,6 +171,11 @@ fn rollout_of_a_good_model_ends_promoted_and_tells_the_same_story_everywhere() {
     // The lease is released, the outcome recorded.
     let s = lease_state(&ns, name).expect("lease");
     assert_eq!((s["phase"].as_str(), s["holder"].as_str()), (Some("promoted"), Some("")));
+    // undo: the first revision's model back, at once, as a new revision.
+    ns.plugin(["undo", name, "--to-revision", "1", "--promote", "--wait"]).ok().stdout_has("promoted");
+    let v = ns.get(name);
+    assert_eq!(v["spec"]["predictor"]["model"]["storageUri"], MODEL_1);
+    assert_eq!(traffic(&v), vec![(rev(name, 3), 100, "latest".into(), true)]);
 }
 
 #[test]
@@ -344,4 +349,65 @@ fn an_exec_gate_failing_on_the_second_step_rolls_back_with_its_output() {
         .stderr_has(&format!("p99 too high at 50% on {}", rev(name, 2)));
     assert!(out.stdout.contains("GateFailed step 2/3 50%"), "{}", out.describe());
     assert_rolled_back(&ns, name);
+}
+
+#[test]
+fn ctrl_c_in_a_hold_leaves_the_step_applied_and_resume_goes_on_at_once() {
+    let ns = Ns::new("rollout-ctrl-c");
+    let name = "interrupted";
+    ns.create_ready(name, MODEL_1);
+    let run = ns.plugin_spawn(["rollout", name, "--model-uri", MODEL_2, "--steps", "10,100", "--pause", "5m"]);
+    wait_lease(&ns, name, "step 1 holding", |s| s["step"] == 0 && s["applied"] == true);
+    let pid = rustix::process::Pid::from_raw(run.pid() as i32).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
+    let out = run.finish();
+    out.code(130).stderr_has("interrupted while holding the step").stderr_has(&format!(
+        "the rollout stopped at step 1 of 2 (10%), which is applied; nothing was reverted; continue with `kubectl isvc-canary -n {} rollout {name} --resume`",
+        ns.name
+    ));
+    // The step stays; the lease is released for the next process.
+    assert_eq!(traffic(&ns.get(name))[0], (rev(name, 2), 10, String::new(), true));
+    let s = lease_state(&ns, name).expect("lease");
+    assert_eq!((s["phase"].as_str(), s["holder"].as_str()), (Some("interrupted"), Some("")));
+    // A new rollout is refused while this one is unfinished.
+    ns.plugin(["rollout", name, "--model-uri", MODEL_3]).code(7).stderr_has("--resume");
+    // --resume takes the released lease at once (no lease duration to wait out), and holds what
+    // is left of the pause.
+    let resumed = ns.plugin_spawn(["rollout", name, "--resume", "--lease-duration", "3s"]);
+    let taken = wait_lease(&ns, name, "taken over", |s| s["holder"] != "" && s["phase"] == "running");
+    assert_eq!(taken["step"], 0);
+    // Its process dies too: abort waits for the lease to run out, then rolls back itself.
+    resumed.stop();
+    ns.plugin(["abort", name]).ok().stdout_has("aborted");
+    assert_rolled_back(&ns, name);
+    assert_eq!(lease_state(&ns, name).expect("lease")["phase"], "aborted");
+    let k = k8s_events(&ns, name);
+    assert!(k.iter().any(|(r, _)| r == "RolloutInterrupted"), "{k:#?}");
+    assert!(k.iter().any(|(r, _)| r == "RolloutAborted"), "{k:#?}");
+}
+
+#[test]
+fn a_gate_that_stays_inconclusive_never_passes_the_step_and_times_out() {
+    let ns = Ns::new("rollout-inconclusive");
+    let name = "unsure";
+    ns.create_ready(name, MODEL_1);
+    // Nothing listens on port 1: every smoke request fails to connect, which decides nothing.
+    let out = ns.plugin([
+        "rollout",
+        name,
+        "--model-uri",
+        MODEL_2,
+        "--steps",
+        "10,100",
+        "--smoke",
+        "--ingress",
+        "127.0.0.1:1",
+        "--gate-interval",
+        "1s",
+        "--timeout",
+        "4s",
+    ]);
+    out.code(3).stderr_has("holding the step: smoke is inconclusive").stderr_has("which is applied");
+    assert_eq!(traffic(&ns.get(name))[0], (rev(name, 2), 10, "latest".into(), true), "held at step 1, not promoted");
+    assert_eq!(lease_state(&ns, name).expect("lease")["phase"], "interrupted");
 }
