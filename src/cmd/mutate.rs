@@ -79,7 +79,7 @@ pub async fn run(
     };
     match (waiter, m.wait) {
         (Some(waiter), Some(limits)) => {
-            let last = wait_after(ctx, &target, waiter, limits, &change, &after, &goal).await?;
+            let last = wait_after(ctx, &target, waiter, limits, &change, &after, &goal, true).await?;
             report(ctx, &last, m.verb, false)
         }
         _ => report(ctx, &after, m.verb, dry_run),
@@ -260,7 +260,8 @@ async fn write(
 
 /// Step 4: wait until the change is where it was asked to be. The target holds the object the
 /// change was decided on; on a timeout, an interrupt or a failed rollout nothing is reverted,
-/// and the note says how to undo the change.
+/// and (with `undo_note`) the note says how to undo the change.
+#[allow(clippy::too_many_arguments)]
 async fn wait_after(
     ctx: &Ctx,
     target: &Target,
@@ -269,6 +270,7 @@ async fn wait_after(
     change: &Change,
     after: &Isvc,
     goal: &impl Fn(&Isvc, &Change) -> Goal,
+    undo_note: bool,
 ) -> Result<Isvc> {
     let c = target.component;
     let request = WaitRequest {
@@ -280,6 +282,7 @@ async fn wait_after(
     };
     let result = waiter.after_write(after).run(&ctx.term, &request).await;
     if let Err(e) = &result
+        && undo_note
         && matches!(exit_of(e), Exit::Timeout | Exit::Interrupted | Exit::RolloutFailed)
     {
         let undo = undo_hint(&target.isvc, change);
@@ -363,7 +366,8 @@ pub async fn apply(
     let Some((change, after)) = write(ctx, &m, &mut target, change, &plan).await? else {
         return Ok(Applied { isvc: wait_unchanged(ctx, &target, limits, &goal).await?, written: false });
     };
-    let last = wait_after(ctx, &target, waiter, limits, &change, &after, &goal).await?;
+    // The driving command says itself how to go on (a rollout: --resume, or abort).
+    let last = wait_after(ctx, &target, waiter, limits, &change, &after, &goal, false).await?;
     Ok(Applied { isvc: last, written: true })
 }
 

@@ -53,6 +53,20 @@ pub async fn run(ctx: &Ctx, args: &RolloutArgs) -> Result<Exit> {
     }
     let isvc = resolve(&ctx.kube, &ctx.term, args.name.as_deref()).await?;
     check_mode(&isvc)?;
+    // Asked once, at a terminal without --yes; the steps are not asked one by one.
+    let what = match &fresh {
+        Some((model, plan)) => {
+            format!(
+                "Start the rollout of {}/{} to {} ({})?",
+                isvc.namespace,
+                isvc.name,
+                sanitize(model),
+                plan.describe()
+            )
+        }
+        None => format!("Resume the rollout of {}/{}?", isvc.namespace, isvc.name),
+    };
+    ctx.term.confirm(&what)?;
     let holder = holder_identity();
     let (held, took_over) = acquire(ctx, &isvc, &holder, args.lease_duration, fresh.clone()).await?;
     let runner = Runner {
