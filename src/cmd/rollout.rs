@@ -82,6 +82,7 @@ pub async fn run(ctx: &Ctx, args: &RolloutArgs) -> Result<Exit> {
         isvc,
         lease: Arc::new(Mutex::new(held)),
         limits,
+        lease_duration: args.lease_duration,
         connect: args.ingress.clone().or_else(ingress_from_env),
         gate_timeout: args.gate_timeout,
         base_dir,
@@ -289,6 +290,7 @@ struct Runner {
     isvc: Isvc,
     lease: Arc<Mutex<Held>>,
     limits: WaitLimits,
+    lease_duration: Duration,
     connect: Option<String>,
     gate_timeout: Duration,
     base_dir: PathBuf,
@@ -303,17 +305,14 @@ struct Runner {
 impl Runner {
     fn spawn_renewal(&self) -> tokio::task::JoinHandle<()> {
         let lease = self.lease.clone();
-        let period = (self.limits_duration() / 3).min(Duration::from_secs(5));
+        // A third of the lease's duration, at most 5 s: control requests are seen that soon.
+        let period = (self.lease_duration / 3).min(Duration::from_secs(5));
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(period).await;
                 lease.lock().await.renew().await;
             }
         })
-    }
-
-    fn limits_duration(&self) -> Duration {
-        self.lease.try_lock().map(|l| l.duration).unwrap_or(Duration::from_secs(30))
     }
 
     /// Prints an event (a line, or JSON) and writes it as a Kubernetes Event. A write that fails
