@@ -11,7 +11,7 @@ use crate::isvc::{pod_selector, revision_model};
 use crate::output::{render_table, sanitize, to_json};
 use crate::resolve::resolve;
 use crate::rollout::lease;
-use crate::rollout::state::{HistoryRecord, push_history};
+use crate::rollout::state::{HistoryRecord, Phase, push_history};
 
 pub async fn run(ctx: &Ctx, args: &crate::cli::HistoryArgs) -> Result<Exit> {
     let isvc = resolve(&ctx.kube, &ctx.term, args.name.as_deref()).await?;
@@ -34,7 +34,8 @@ pub async fn run(ctx: &Ctx, args: &crate::cli::HistoryArgs) -> Result<Exit> {
 }
 
 /// The JSON view: `revisions` newest first, each with `traffic` from the rollouts that sent it
-/// some, and `rollouts` newest first.
+/// some (as the canary, or as the stable revision that kept the rest of each split), and
+/// `rollouts` newest first.
 pub fn history_view(revisions: &[Value], rollouts: &[HistoryRecord]) -> Value {
     let mut revs: Vec<&Value> = revisions.iter().collect();
     let created =
@@ -45,32 +46,50 @@ pub fn history_view(revisions: &[Value], rollouts: &[HistoryRecord]) -> Value {
         .iter()
         .map(|v| {
             let n = name(v);
-            let mine: Vec<&HistoryRecord> = rollouts.iter().filter(|r| r.revision.as_deref() == Some(n.as_str())).collect();
-            let traffic: Vec<Value> = mine
-                .iter()
-                .rev()
-                .flat_map(|r| r.traffic.iter().map(|t| json!({"percent": t.percent, "at": t.at, "rollout": r.id})))
-                .collect();
-            let outcome = mine.first().map(|r| r.outcome.word());
+            let is = |r: &Option<String>| r.as_deref() == Some(n.as_str());
+            // Oldest rollout first, so that the shares read in time order; each share says the
+            // role the revision had in that rollout (canary: that rollout's outcome).
+            let mut traffic: Vec<Value> = Vec::new();
+            let mut outcome = None;
+            for r in rollouts.iter().rev() {
+                let share = |percent: i64, at: &str, role: &str| json!({"percent": percent, "at": at, "rollout": r.id, "role": role});
+                if is(&r.revision) {
+                    traffic.extend(r.traffic.iter().map(|t| share(t.percent, &t.at, r.outcome.word())));
+                    outcome = Some(r.outcome.word().to_string());
+                } else if is(&r.stable) && !r.traffic.is_empty() {
+                    traffic.extend(r.traffic.iter().map(|t| share(100 - t.percent, &t.at, "stable")));
+                    // After a rollback the stable revision has it all again.
+                    if let (Phase::RolledBack | Phase::Aborted, Some(end)) = (r.outcome, &r.ended_at) {
+                        traffic.push(share(100, end, "stable"));
+                    }
+                }
+            }
             json!({"name": n, "model": revision_model(v), "created": created(v), "traffic": traffic, "outcome": outcome})
         })
         .collect();
     json!({"revisions": rows, "rollouts": rollouts})
 }
 
-/// `10% 12:00:01, 50% 12:00:30 (promoted)`, or `-`.
+/// `10% 12:00:01, 100% 12:00:30 (promoted); 90% 12:05:00, 100% 12:05:09 (stable)`, or `-`: the
+/// shares in time order, each run of one role labelled once.
 fn traffic_text(row: &Value) -> String {
-    let steps: Vec<String> = row["traffic"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|t| format!("{}% {}", t["percent"], short_time(t["at"].as_str().unwrap_or_default())))
-        .collect();
-    if steps.is_empty() {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for t in row["traffic"].as_array().into_iter().flatten() {
+        let label = format!("{}/{}", t["rollout"].as_str().unwrap_or_default(), t["role"].as_str().unwrap_or_default());
+        let share = format!("{}% {}", t["percent"], short_time(t["at"].as_str().unwrap_or_default()));
+        match groups.last_mut() {
+            Some((l, shares)) if *l == label => shares.push(share),
+            _ => groups.push((label, vec![share])),
+        }
+    }
+    if groups.is_empty() {
         return "-".to_string();
     }
-    let outcome = row["outcome"].as_str().map(|o| format!(" ({o})")).unwrap_or_default();
-    format!("{}{outcome}", steps.join(", "))
+    let parts: Vec<String> = groups
+        .into_iter()
+        .map(|(label, shares)| format!("{} ({})", shares.join(", "), label.rsplit('/').next().unwrap_or_default()))
+        .collect();
+    parts.join("; ")
 }
 
 /// A MicroTime without its fraction.
@@ -133,6 +152,7 @@ mod tests {
             id: "r1".into(),
             model: "gs://b".into(),
             revision: Some("m-2".into()),
+            stable: Some("m-1".into()),
             outcome: Phase::Promoted,
             started_at: "2026-11-30T11:00:00.000001Z".into(),
             ended_at: Some("2026-11-30T11:05:00.000001Z".into()),
@@ -145,12 +165,20 @@ mod tests {
         let view = history_view(&revisions, &[record]);
         assert_eq!(view["revisions"][0]["name"], "m-2");
         assert_eq!(view["revisions"][0]["traffic"][1]["percent"], 100);
-        assert_eq!(view["revisions"][1]["traffic"], json!([]));
+        // The stable revision kept the rest of each split.
+        let stable: Vec<i64> =
+            view["revisions"][1]["traffic"].as_array().unwrap().iter().filter_map(|t| t["percent"].as_i64()).collect();
+        assert_eq!(stable, vec![90, 0]);
+        assert_eq!(view["revisions"][1]["traffic"][0]["role"], "stable");
+        assert_eq!(view["revisions"][1]["outcome"], Value::Null);
         let text = render(&view, false);
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("REVISION"), "{text}");
         assert!(lines[1].contains("10% 2026-11-30T11:01:00Z, 100% 2026-11-30T11:04:00Z (promoted)"), "{text}");
-        assert!(lines[2].starts_with("m-1") && lines[2].trim_end().ends_with('-'), "{text}");
+        assert!(lines[2].contains("90% 2026-11-30T11:01:00Z, 0% 2026-11-30T11:04:00Z (stable)"), "{text}");
+        // A revision no recorded rollout touched: `-`.
+        let untouched = history_view(&[rev("m-0", "2026-11-30T09:00:00Z", "gs://z")], &[]);
+        assert!(render(&untouched, true).trim_end().ends_with('-'));
         assert!(text.contains("ROLLOUT STARTED"), "{text}");
     }
 }

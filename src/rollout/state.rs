@@ -105,6 +105,9 @@ pub struct HistoryRecord {
     pub model: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
+    /// The revision that served before: it carried the rest of each split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stable: Option<String>,
     pub outcome: Phase,
     pub started_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,6 +145,7 @@ impl RolloutState {
             id: self.id.clone(),
             model: self.model.clone(),
             revision: self.revision.clone(),
+            stable: self.stable.clone(),
             outcome: self.phase,
             started_at: self.started_at.clone(),
             ended_at: self.ended_at.clone(),

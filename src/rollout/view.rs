@@ -22,14 +22,15 @@ pub struct Live<'a> {
 }
 
 pub fn render(s: &RolloutState, live: &Live<'_>) -> String {
-    let mut out = format!(
-        "rollout of {}/{} to {}{} ({})\n",
-        live.namespace,
-        live.name,
-        s.model,
-        s.revision.as_ref().map(|r| format!(", canary {r}")).unwrap_or_default(),
-        s.phase.word()
-    );
+    let mut out = format!("rollout of {}/{} to {} ({})\n", live.namespace, live.name, s.model, s.phase.word());
+    // The revisions on a line of their own: a model URI is long enough already.
+    let revisions: Vec<String> = [("canary", &s.revision), ("stable", &s.stable)]
+        .iter()
+        .filter_map(|(role, rev)| rev.as_ref().map(|r| format!("{role} {r}")))
+        .collect();
+    if !revisions.is_empty() {
+        out.push_str(&format!("{}\n", revisions.join(", ")));
+    }
     let rows: Vec<Vec<String>> = s
         .plan
         .steps
@@ -104,6 +105,7 @@ mod tests {
         s.step = 1;
         s.applied = true;
         s.revision = Some("m-predictor-00002".into());
+        s.stable = Some("m-predictor-00001".into());
         s.gates[0] = Some(GateResult {
             gate: "smoke".into(),
             verdict: Verdict::Pass,
@@ -121,7 +123,8 @@ mod tests {
         };
         let text = render(&s, &live);
         let want = "\
-rollout of ns/m to gs://m2, canary m-predictor-00002 (running)
+rollout of ns/m to gs://m2 (running)
+canary m-predictor-00002, stable m-predictor-00001
 STEP   SHARE          STATE
  1     10% for 1m     done
 >2     50% for 1m     holding, 42s left

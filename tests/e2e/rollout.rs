@@ -163,8 +163,12 @@ fn rollout_of_a_good_model_ends_promoted_and_tells_the_same_story_everywhere() {
     let percents: Vec<i64> =
         h["revisions"][0]["traffic"].as_array().unwrap().iter().filter_map(|t| t["percent"].as_i64()).collect();
     assert_eq!(percents, vec![10, 50, 100]);
+    // The revision that served before kept the rest of each split, until the promotion.
     assert_eq!(h["revisions"][1]["name"], rev(name, 1).as_str());
-    assert_eq!(h["revisions"][1]["traffic"], json!([]));
+    let stable: Vec<i64> =
+        h["revisions"][1]["traffic"].as_array().unwrap().iter().filter_map(|t| t["percent"].as_i64()).collect();
+    assert_eq!(stable, vec![90, 50, 0]);
+    assert_eq!(h["revisions"][1]["traffic"][0]["role"], "stable");
     assert_eq!(h["rollouts"][0]["outcome"], "promoted");
     let text = ns.plugin(["history", name]).ok().stdout.clone();
     assert!(text.contains("(promoted)") && text.contains(MODEL_1), "{text}");
