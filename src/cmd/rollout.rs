@@ -793,6 +793,22 @@ impl Runner {
         }
     }
 
+    /// Stopped in step 1 with the new model not in the spec (re-read): no write of the rollout
+    /// took effect. Unknown (the object cannot be read) counts as applied.
+    async fn nothing_applied(&self) -> bool {
+        let (first, model) = {
+            let l = self.lease.lock().await;
+            (l.state.step == 0 && !l.state.applied && l.state.traffic.is_empty(), l.state.model.clone())
+        };
+        if !first {
+            return false;
+        }
+        match self.ctx.kube.get_isvc(&self.isvc.namespace, &self.isvc.name).await {
+            Ok(now) => now.model_uri(C).as_deref() != Some(model.as_str()),
+            Err(_) => false,
+        }
+    }
+
     /// Writes the outcome in the lease, releases it, and turns the end into the exit code.
     async fn finish(&self, end: End) -> Result<Exit> {
         let ns = &self.isvc.namespace;
@@ -803,6 +819,12 @@ impl Runner {
                 (Phase::Promoted, format!("{rev} promoted"), None)
             }
             End::RolledBack(phase, message) => (phase, message.clone(), Some(fail(Exit::RolloutFailed, message))),
+            End::Stopped(e) if self.nothing_applied().await => {
+                // The first write never took effect: nothing to resume or roll back.
+                let message = format!("{e:#}: nothing was changed");
+                self.emit(reason::REFUSED, None, message.clone()).await;
+                (Phase::Refused, message.clone(), Some(fail(exit_of(&e), message)))
+            }
             End::Stopped(e) => {
                 let at = self.lease.lock().await.state.where_();
                 let applied = self.lease.lock().await.state.applied;

@@ -24,6 +24,7 @@ pub mod reason {
     pub const ROLLED_BACK: &str = "RolledBack";
     pub const ABORTED: &str = "RolloutAborted";
     pub const INTERRUPTED: &str = "RolloutInterrupted";
+    pub const REFUSED: &str = "RolloutRefused";
 }
 
 /// The component name events are reported by.
@@ -76,7 +77,8 @@ pub fn kind_of(reason: &str) -> &'static str {
         | reason::REVISION_FAILED
         | reason::ROLLED_BACK
         | reason::ABORTED
-        | reason::INTERRUPTED => "Warning",
+        | reason::INTERRUPTED
+        | reason::REFUSED => "Warning",
         _ => "Normal",
     }
 }

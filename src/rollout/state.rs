@@ -34,11 +34,13 @@ pub enum Phase {
     Promoted,
     RolledBack,
     Aborted,
+    /// Ended before its first write took effect (a guard rail, admission, RBAC): nothing changed.
+    Refused,
 }
 
 impl Phase {
     pub fn is_final(self) -> bool {
-        matches!(self, Phase::Promoted | Phase::RolledBack | Phase::Aborted)
+        matches!(self, Phase::Promoted | Phase::RolledBack | Phase::Aborted | Phase::Refused)
     }
 
     pub fn word(self) -> &'static str {
@@ -49,6 +51,7 @@ impl Phase {
             Phase::Promoted => "promoted",
             Phase::RolledBack => "rolled-back",
             Phase::Aborted => "aborted",
+            Phase::Refused => "refused",
         }
     }
 }

@@ -153,3 +153,29 @@ fn a_lease_that_cannot_be_renewed_stops_the_rollout_once_it_runs_out() {
         .stderr_has("--resume");
     assert_eq!(run.patches().len(), 1, "the step only; no rollback without the lease\n{}", run.describe());
 }
+
+#[test]
+fn a_first_step_refused_by_a_guard_rail_ends_the_rollout_as_refused() {
+    let stub = Stub::start();
+    // A canary of another model is in progress: step 1's new model would drop it (exit 7).
+    stub.on(Route::get(isvc_path()), [Reply::ok(Isvc::canary(10).json())]);
+    stub.on(
+        Route::get(lease_path()),
+        [Reply::status(404, json!({"kind": "Status", "code": 404, "reason": "NotFound", "message": "not found"}))],
+    );
+    stub.on(Route::post(leases_path()), [Reply::ok(lease("me", &now(), 5, None))]);
+    stub.on(Route::patch(lease_path()), [Reply::ok(lease("me", &now(), 6, None))]);
+    let m3 = model(3);
+    let run = run(&stub, &["rollout", NAME, "--model-uri", &m3, "--steps", "10,100"]);
+    run.code(7).stderr_has("would drop it").stderr_has("nothing was changed");
+    assert!(!run.stderr_contains("--resume"), "nothing to resume\n{}", run.describe());
+    assert!(run.patches().is_empty(), "{}", run.describe());
+    // The last write of the lease records the outcome and releases it: a new rollout may start.
+    let last = run.requests.iter().rev().find(|r| r.method == "PATCH" && r.path == lease_path()).expect("lease PATCH");
+    let body = last.json();
+    assert_eq!(body["spec"]["holderIdentity"], "", "{}", run.describe());
+    let state: Value =
+        serde_json::from_str(body["metadata"]["annotations"]["isvc-canary.kserve.io/rollout"].as_str().unwrap())
+            .unwrap();
+    assert_eq!(state["phase"], "refused", "{}", run.describe());
+}
