@@ -224,6 +224,51 @@ pub enum Command {
   kubectl isvc-canary wait --for=traffic=10"
     )]
     Wait(WaitArgs),
+    /// Take a new model from a first canary step to 100%, checking gates at each step
+    #[command(
+        override_usage = "kubectl isvc-canary rollout [NAME] --model-uri URI [--steps LIST | --plan FILE] [flags]",
+        after_help = ROLLOUT_HELP
+    )]
+    Rollout(RolloutArgs),
+    /// Hold a running rollout at its current step (until `resume`)
+    #[command(
+        override_usage = "kubectl isvc-canary pause [NAME] [flags]",
+        after_help = "Examples:
+  kubectl isvc-canary pause sklearn-iris
+  kubectl isvc-canary pause -n kserve-test --timeout 2m"
+    )]
+    Pause(ControlArgs),
+    /// Let a paused rollout go on (or end a manual `pause` step)
+    #[command(
+        override_usage = "kubectl isvc-canary resume [NAME] [flags]",
+        after_help = "Examples:
+  kubectl isvc-canary resume sklearn-iris"
+    )]
+    Resume(ControlArgs),
+    /// Stop a rollout: roll back and record it as aborted
+    #[command(
+        override_usage = "kubectl isvc-canary abort [NAME] [flags]",
+        after_help = "Examples:
+  kubectl isvc-canary abort sklearn-iris
+  kubectl isvc-canary abort sklearn-iris --timeout 10m"
+    )]
+    Abort(ControlArgs),
+    /// List the revisions (newest first) with their model and traffic, and the rollouts recorded
+    #[command(
+        override_usage = "kubectl isvc-canary history [NAME] [flags]",
+        after_help = "Examples:
+  kubectl isvc-canary history sklearn-iris
+  kubectl isvc-canary history -n kserve-test -o json"
+    )]
+    History(HistoryArgs),
+    /// Roll forward to the model of an earlier revision, as a new canary or promoted at once
+    #[command(
+        override_usage = "kubectl isvc-canary undo [NAME] --to-revision N [flags]",
+        after_help = "Examples:
+  kubectl isvc-canary undo sklearn-iris --to-revision 1
+  kubectl isvc-canary undo sklearn-iris --to-revision 1 --promote --wait"
+    )]
+    Undo(UndoArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell)
     #[command(override_usage = "kubectl isvc-canary completion bash|zsh|fish|powershell [flags]")]
     Completion(CompletionArgs),
@@ -425,6 +470,137 @@ pub struct WaitArgs {
     /// Output format (default: the result line)
     #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
     pub output: Option<ObjectFormat>,
+}
+
+pub const ROLLOUT_HELP: &str = "\
+Examples:
+  kubectl isvc-canary rollout sklearn-iris --model-uri gs://b/model-2 --steps 10,50,100 --pause 5m --smoke
+  kubectl isvc-canary rollout sklearn-iris --model-uri gs://b/model-2 --steps 10,pause,100 --exec ./check.sh
+  kubectl isvc-canary rollout sklearn-iris --model-uri gs://b/model-2 --plan plan.yaml -o json
+  kubectl isvc-canary rollout sklearn-iris --resume
+
+Exit codes of a rollout:
+  0    promoted
+  3    a step's wait, or a gate that stayed inconclusive, ran past --timeout (the step stays applied)
+  4    rolled back: a gate failed --failure-limit times, the new revision failed, or it was aborted
+  7    refused: another rollout holds the lease, nothing to resume, a guard rail
+  130  interrupted (the step stays applied; continue with --resume)";
+
+/// `-o` of commands that print one JSON object per event or record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JsonFormat {
+    Json,
+}
+
+impl From<JsonFormat> for OutputFormat {
+    fn from(f: JsonFormat) -> Self {
+        match f {
+            JsonFormat::Json => OutputFormat::Json,
+        }
+    }
+}
+
+/// The protocol of a smoke request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Protocol {
+    V1,
+    V2,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RolloutArgs {
+    /// The InferenceService (default: the only one in the namespace)
+    pub name: Option<String>,
+    /// The new model (scheme://...): step 1 sends it its first share
+    #[arg(long, value_name = "URI")]
+    pub model_uri: Option<String>,
+    /// The steps: percents that grow to 100, and `pause` for a manual hold (default 10,50,100)
+    #[arg(long, value_name = "LIST", conflicts_with = "plan")]
+    pub steps: Option<String>,
+    /// The plan as YAML: steps (with their own pause), gates, failureLimit, interval
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// How long to hold each step with its gates running (default 0: the gates run once)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub pause: Option<Duration>,
+    /// A smoke gate: a request through the canary's own tag URL (tag routing switched on if off)
+    #[arg(long)]
+    pub smoke: bool,
+    /// The smoke request's body (a POST to predict/infer; default: a GET of the model's readiness)
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// The HTTP status the smoke request must get (default 200)
+    #[arg(long, value_name = "CODE")]
+    pub expect_status: Option<u16>,
+    /// Text the smoke answer's body must contain
+    #[arg(long, value_name = "TEXT")]
+    pub expect_body: Option<String>,
+    /// The smoke request's protocol (default: the InferenceService's)
+    #[arg(long, value_enum)]
+    pub protocol: Option<Protocol>,
+    /// An exec gate: a shell command whose exit code decides (repeatable); it gets
+    /// ISVC_CANARY_URL, ISVC_CANARY_REVISION, ISVC_CANARY_STEP and ISVC_CANARY_PERCENT
+    #[arg(long = "exec", value_name = "COMMAND")]
+    pub exec: Vec<String>,
+    /// Failures of one gate within one step that roll back (default 1)
+    #[arg(long, value_name = "N")]
+    pub failure_limit: Option<u32>,
+    /// How often the gates run during a hold (default 10s)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub gate_interval: Option<Duration>,
+    /// A gate that takes longer is inconclusive
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    pub gate_timeout: Duration,
+    /// Where the smoke request connects, keeping the tag URL's host in its Host header (as curl
+    /// --resolve); default: $INGRESS_HOST:$INGRESS_PORT when both are set, else the URL's host
+    #[arg(long, value_name = "HOST:PORT")]
+    pub ingress: Option<String>,
+    /// Continue the rollout recorded in the lease from its step (after a killed job)
+    #[arg(long, conflicts_with_all = ["model_uri", "steps", "plan"])]
+    pub resume: bool,
+    /// How long the lease stays held without renewal (a killed rollout can be resumed after it)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    pub lease_duration: Duration,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Output format (default: one line per event; json: one object per event)
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    pub output: Option<JsonFormat>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ControlArgs {
+    /// The InferenceService (default: the only one in the namespace)
+    pub name: Option<String>,
+    /// Give up waiting for the rollout to act on it after this long (default 1m; abort: 15m)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// The InferenceService (default: the only one in the namespace)
+    pub name: Option<String>,
+    /// Output format (default: the tables)
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    pub output: Option<JsonFormat>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UndoArgs {
+    /// The InferenceService (default: the only one in the namespace)
+    pub name: Option<String>,
+    /// The revision whose model comes back (a number: 1 = ...-00001, or a name)
+    #[arg(long, value_name = "N", required = true)]
+    pub to_revision: String,
+    /// Send it 100% at once instead of a canary share
+    #[arg(long)]
+    pub promote: bool,
+    /// The canary's share without --promote
+    #[arg(long, value_name = "PERCENT", default_value = "10", conflicts_with = "promote")]
+    pub percent: String,
+    #[command(flatten)]
+    pub write: WriteArgs,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -840,13 +840,30 @@ mod tests {
     #[test]
     fn subcommands_and_the_alias_from_the_clap_tree() {
         let (v, d, live) = values("");
-        for name in ["set", "canary", "promote", "rollback", "tag-routing", "status", "wait", "completion", "version"] {
+        for name in [
+            "set",
+            "canary",
+            "promote",
+            "rollback",
+            "tag-routing",
+            "status",
+            "wait",
+            "rollout",
+            "pause",
+            "resume",
+            "abort",
+            "history",
+            "undo",
+            "completion",
+            "version",
+        ] {
             assert!(v.contains(&name.to_string()), "{name} missing from {v:?}");
         }
         assert!(!v.iter().any(|c| c.starts_with("__")), "hidden subcommands offered: {v:?}");
         assert_eq!(d, NO_FILE_COMP);
         assert_eq!(live, None);
-        assert_eq!(values("p").0, vec!["promote"]);
+        assert_eq!(values("pr").0, vec!["promote"]);
+        assert_eq!(values("p").0, vec!["promote", "pause"]);
         assert_eq!(values("ca").0, vec!["canary"]);
     }
 

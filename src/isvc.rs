@@ -65,7 +65,7 @@ impl Component {
 
 /// The spec fields a mutation depends on and owns: a change to any of them by someone else
 /// between our read and our write (or during our wait) is a conflict, not a retry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OwnedFields {
     pub canary_traffic_percent: Option<i64>,
     pub model_uri: Option<String>,

@@ -17,6 +17,7 @@ pub mod names;
 pub mod output;
 pub mod patch;
 pub mod resolve;
+pub mod rollout;
 pub mod rules;
 pub mod terminal;
 pub mod traffic;

@@ -11,8 +11,10 @@ pub const FIELD_MANAGER: &str = "kubectl-isvc-canary";
 /// What a command wants the object to look like, in the fields the plugin owns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    /// Set `canaryTrafficPercent` (and maybe the model URI in the given field).
-    Traffic { component: Component, percent: Option<i64>, model: Option<(ModelField, String)> },
+    /// Set `canaryTrafficPercent` (and maybe the model URI in the given field). `tag_routing_on`
+    /// also turns tag routing on in the same patch (a rollout's first step: the annotation cuts a
+    /// revision of its own, so it rides with the model change).
+    Traffic { component: Component, percent: Option<i64>, model: Option<(ModelField, String)>, tag_routing_on: bool },
     /// Turn the tag-routing annotation on ("true") or remove it.
     TagRouting(bool),
 }
@@ -23,10 +25,13 @@ impl Change {
     pub fn fields_after(&self, before: &OwnedFields) -> OwnedFields {
         let mut after = before.clone();
         match self {
-            Change::Traffic { percent, model, .. } => {
+            Change::Traffic { percent, model, tag_routing_on, .. } => {
                 after.canary_traffic_percent = *percent;
                 if let Some((_, uri)) = model {
                     after.model_uri = Some(uri.clone());
+                }
+                if *tag_routing_on {
+                    after.tag_routing = Some("true".to_string());
                 }
             }
             Change::TagRouting(on) => after.tag_routing = on.then(|| "true".to_string()),
@@ -37,7 +42,12 @@ impl Change {
     /// Does the change touch the revision template (a new model, or the annotation that every
     /// revision carries)? Then it is done only once a NEW revision is ready.
     pub fn changes_template(&self) -> bool {
-        matches!(self, Change::TagRouting(_) | Change::Traffic { model: Some(_), .. })
+        matches!(
+            self,
+            Change::TagRouting(_)
+                | Change::Traffic { model: Some(_), .. }
+                | Change::Traffic { tag_routing_on: true, .. }
+        )
     }
 }
 
@@ -45,7 +55,10 @@ impl Change {
 pub fn merge_patch(change: &Change, resource_version: &str) -> Value {
     let mut patch = json!({"metadata": {"resourceVersion": resource_version}});
     match change {
-        Change::Traffic { component, percent, model } => {
+        Change::Traffic { component, percent, model, tag_routing_on } => {
+            if *tag_routing_on {
+                patch["metadata"]["annotations"] = json!({ TAG_ROUTING_ANNOTATION: "true" });
+            }
             let mut spec = Map::new();
             spec.insert("canaryTrafficPercent".into(), percent.map_or(Value::Null, Value::from));
             if let Some((field, uri)) = model {
@@ -86,7 +99,7 @@ pub fn display_patch(change: &Change) -> Value {
 /// object as read: its resourceVersion is tested, so the patch may rely on what it holds.
 pub fn expect_revision_patch(change: &Change, revision: &str, read: &Isvc) -> Value {
     let resource_version = read.resource_version.as_str();
-    let Change::Traffic { component, percent, model } = change else {
+    let Change::Traffic { component, percent, model, .. } = change else {
         return merge_patch(change, resource_version);
     };
     let c = component.key();
@@ -135,7 +148,30 @@ mod tests {
     use super::*;
 
     fn traffic(percent: Option<i64>, model: Option<(ModelField, &str)>) -> Change {
-        Change::Traffic { component: Component::Predictor, percent, model: model.map(|(f, u)| (f, u.to_string())) }
+        Change::Traffic {
+            component: Component::Predictor,
+            percent,
+            model: model.map(|(f, u)| (f, u.to_string())),
+            tag_routing_on: false,
+        }
+    }
+
+    #[test]
+    fn first_rollout_step_turns_tag_routing_on_in_the_same_patch() {
+        let change = Change::Traffic {
+            component: Component::Predictor,
+            percent: Some(10),
+            model: Some((ModelField::Model, "gs://m2".into())),
+            tag_routing_on: true,
+        };
+        assert_eq!(
+            merge_patch(&change, "7"),
+            json!({"metadata": {"resourceVersion": "7", "annotations": {TAG_ROUTING_ANNOTATION: "true"}},
+                   "spec": {"predictor": {"canaryTrafficPercent": 10, "model": {"storageUri": "gs://m2"}}}})
+        );
+        let after = change.fields_after(&OwnedFields::default());
+        assert_eq!(after.tag_routing.as_deref(), Some("true"));
+        assert!(change.changes_template());
     }
 
     #[test]
@@ -165,7 +201,12 @@ mod tests {
 
     #[test]
     fn transformer_component_is_patched_under_its_own_key() {
-        let c = Change::Traffic { component: Component::Transformer, percent: Some(30), model: None };
+        let c = Change::Traffic {
+            component: Component::Transformer,
+            percent: Some(30),
+            model: None,
+            tag_routing_on: false,
+        };
         assert_eq!(merge_patch(&c, "1")["spec"], json!({"transformer":{"canaryTrafficPercent":30}}));
     }
 

@@ -185,7 +185,7 @@ pub fn plan_set(isvc: &Isvc, req: &SetRequest<'_>) -> Result<Plan, Fail> {
             s.pro()
         )));
     }
-    Ok(Plan::Write { change: Change::Traffic { component: c, percent: target, model }, notes })
+    Ok(Plan::Write { change: Change::Traffic { component: c, percent: target, model, tag_routing_on: false }, notes })
 }
 
 /// `promote`: remove ctp.
@@ -206,7 +206,10 @@ pub fn plan_promote(isvc: &Isvc, c: Component, force: bool) -> Result<Plan, Fail
         }
         notes.push(format!("promoting {} although it is {why} (--force)", s.lcr()));
     }
-    Ok(Plan::Write { change: Change::Traffic { component: c, percent: None, model: None }, notes })
+    Ok(Plan::Write {
+        change: Change::Traffic { component: c, percent: None, model: None, tag_routing_on: false },
+        notes,
+    })
 }
 
 /// The revision `rollback` pins: LRO while a newer revision exists (abort), else PRO.
@@ -236,7 +239,13 @@ pub fn plan_rollback(isvc: &Isvc, c: Component) -> Result<(Plan, String), Fail> 
     if isvc.ctp(c) == Some(0) {
         return Ok((Plan::Unchanged { notes }, target));
     }
-    Ok((Plan::Write { change: Change::Traffic { component: c, percent: Some(0), model: None }, notes }, target))
+    Ok((
+        Plan::Write {
+            change: Change::Traffic { component: c, percent: Some(0), model: None, tag_routing_on: false },
+            notes,
+        },
+        target,
+    ))
 }
 
 /// `tag-routing on|off`.
@@ -374,7 +383,8 @@ mod tests {
                 change: Change::Traffic {
                     component: Component::Predictor,
                     percent: Some(10),
-                    model: Some((ModelField::Model, "gs://m2".into()))
+                    model: Some((ModelField::Model, "gs://m2".into())),
+                    tag_routing_on: false,
                 },
                 notes: vec![]
             }

@@ -31,8 +31,9 @@ pub fn current(isvc: &Isvc, c: Component) -> Vec<Split> {
 pub fn predicted(isvc: &Isvc, c: Component, change: &Change) -> Vec<Split> {
     let s = isvc.component_status(c);
     let (ctp, template_change, tag_routing) = match change {
-        Change::Traffic { component, percent, model } if *component == c => {
-            (*percent, model.is_some(), isvc.tag_routing())
+        Change::Traffic { component, percent, model, tag_routing_on } if *component == c => {
+            let tags = *tag_routing_on || isvc.tag_routing();
+            (*percent, model.is_some() || tags != isvc.tag_routing(), tags)
         }
         Change::Traffic { .. } => (isvc.ctp(c), false, isvc.tag_routing()),
         Change::TagRouting(on) => (isvc.ctp(c), *on != isvc.tag_routing(), *on),
@@ -101,7 +102,7 @@ mod tests {
         let after = predicted(
             &canary(),
             Component::Predictor,
-            &Change::Traffic { component: Component::Predictor, percent: None, model: None },
+            &Change::Traffic { component: Component::Predictor, percent: None, model: None, tag_routing_on: false },
         );
         assert_eq!(after, vec![Split { revision: "m-predictor-00002".into(), percent: 100, tag: String::new() }]);
     }
@@ -111,7 +112,7 @@ mod tests {
         let after = predicted(
             &canary(),
             Component::Predictor,
-            &Change::Traffic { component: Component::Predictor, percent: Some(0), model: None },
+            &Change::Traffic { component: Component::Predictor, percent: Some(0), model: None, tag_routing_on: false },
         );
         assert_eq!(after[0].percent, 0);
         assert_eq!(after[1], Split { revision: "m-predictor-00001".into(), percent: 100, tag: "prev".into() });
@@ -123,6 +124,7 @@ mod tests {
             component: Component::Predictor,
             percent: Some(20),
             model: Some((ModelField::Model, "gs://3".into())),
+            tag_routing_on: false,
         };
         let after = predicted(&canary(), Component::Predictor, &change);
         assert_eq!(after[0].revision, NEW_REVISION);
@@ -151,7 +153,7 @@ mod tests {
         let after = predicted(
             &canary(),
             Component::Predictor,
-            &Change::Traffic { component: Component::Predictor, percent: Some(30), model: None },
+            &Change::Traffic { component: Component::Predictor, percent: Some(30), model: None, tag_routing_on: false },
         );
         assert_eq!(
             preview_line(&current(&canary(), Component::Predictor), &after),
@@ -168,7 +170,8 @@ mod tests {
               "latestReadyRevision": "m-predictor-00002", "latestRolledoutRevision": "m-predictor-00002",
               "previousRolledoutRevision": "m-predictor-00001",
               "traffic": [{"latestRevision": true, "percent": 100, "revisionName": "m-predictor-00002"}]}}}}));
-        let rollback = Change::Traffic { component: Component::Predictor, percent: Some(0), model: None };
+        let rollback =
+            Change::Traffic { component: Component::Predictor, percent: Some(0), model: None, tag_routing_on: false };
         assert_eq!(
             preview_line(
                 &current(&promoted, Component::Predictor),

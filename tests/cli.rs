@@ -429,3 +429,44 @@ fn missing_inferenceservice_api_is_not_found() {
         out.code(6).stderr_has("KServe");
     }
 }
+
+#[test]
+fn a_rollout_plan_is_checked_before_any_request() {
+    let (config, server) = unreachable();
+    let c = config.to_str().unwrap();
+    let plan_dir = scratch("plan");
+    let bad_plan = plan_dir.join("plan.yaml");
+    std::fs::write(&bad_plan, "steps: [10, 50]\n").expect("plan");
+    let unknown = plan_dir.join("unknown.yaml");
+    std::fs::write(&unknown, "steps: [10, 100]\nstep_pause: 1m\n").expect("plan");
+    let m = "gs://b/model-2";
+    for (args, want) in [
+        (vec!["rollout", "iris"], "--model-uri is required (or --resume"),
+        (vec!["rollout", "iris", "--model-uri", "model-2"], "--model-uri must be a URI"),
+        (vec!["rollout", "iris", "--model-uri", m, "--steps", "10,50"], "the last step must be 100"),
+        (vec!["rollout", "iris", "--model-uri", m, "--steps", "50,10,100"], "steps must grow"),
+        (vec!["rollout", "iris", "--model-uri", m, "--steps", "pause,100"], "cannot start with a manual pause"),
+        (vec!["rollout", "iris", "--model-uri", m, "--steps", "10,soon,100"], "'soon' is neither a percent"),
+        (vec!["rollout", "iris", "--model-uri", m, "--failure-limit", "0"], "--failure-limit must be at least 1"),
+        (vec!["rollout", "iris", "--model-uri", m, "--smoke", "--input", "/nonexistent/in.json"], "no such file"),
+        (vec!["rollout", "iris", "--model-uri", m, "--plan", bad_plan.to_str().unwrap()], "the last step must be 100"),
+        (vec!["rollout", "iris", "--model-uri", m, "--plan", unknown.to_str().unwrap()], "not a valid plan"),
+        (vec!["rollout", "iris", "--model-uri", m, "--lease-duration", "1s"], "--lease-duration must be at least 3s"),
+        (vec!["rollout", "iris", "--resume", "--model-uri", m], "cannot be used with"),
+        (vec!["rollout", "iris", "--model-uri", m, "-o", "yaml"], "invalid value 'yaml'"),
+        (vec!["undo", "iris"], "--to-revision"),
+    ] {
+        let out = plugin([&["--kubeconfig", c][..], &args[..]].concat());
+        out.code(2).stderr_has(want);
+        // The test kubeconfig skips TLS verification: its warning may come first.
+        let errors: Vec<&str> =
+            out.stderr.lines().filter(|l| !l.starts_with("warning: TLS verification is off")).collect();
+        assert_eq!(errors.len(), 1, "one line\n{}", out.describe());
+        assert!(errors[0].starts_with("error: ") && !errors[0].contains(&server), "{}", out.describe());
+        assert!(
+            !out.stderr.contains("cannot reach") && out.stdout.is_empty(),
+            "no request was made\n{}",
+            out.describe()
+        );
+    }
+}

@@ -770,7 +770,12 @@ fn any_isvc_waits_and_previews_without_a_panic() {
                 let _ = traffic::predicted(&isvc, c, &Change::TagRouting(on));
             }
             for other in COMPONENTS {
-                let change = Change::Traffic { component: other, percent: Some(ask.percent), model: None };
+                let change = Change::Traffic {
+                    component: other,
+                    percent: Some(ask.percent),
+                    model: None,
+                    tag_routing_on: false,
+                };
                 let _ = traffic::predicted(&isvc, c, &change);
             }
 
@@ -942,7 +947,7 @@ fn without_owned(v: &Value, c: Component) -> Value {
 fn expected_owned(isvc: &Isvc, c: Component, change: &Change) -> isvc_canary::isvc::OwnedFields {
     let mut want = isvc.owned_fields(c);
     match change {
-        Change::Traffic { component, percent, model } if *component == c => {
+        Change::Traffic { component, percent, model, .. } if *component == c => {
             want.canary_traffic_percent = *percent;
             if let Some((_, uri)) = model {
                 want.model_uri = Some(uri.clone());
@@ -1046,7 +1051,7 @@ fn a_write_touches_only_the_owned_fields() {
         for (c, change) in planned_writes(&isvc, &ask) {
             WRITES.fetch_add(1, Ordering::Relaxed);
             let holder = holder_of(&isvc, c);
-            if let Change::Traffic { component, model, percent } = &change {
+            if let Change::Traffic { component, model, percent, .. } = &change {
                 prop_assert_eq!(*component, c);
                 prop_assert!(percent.is_none_or(|p| (0..100).contains(&p)), "{:?}", percent);
                 if let Some((field, _)) = model {

@@ -2,18 +2,24 @@
 //! every command gets.
 
 mod completion;
+mod control;
+mod history;
 mod mutate;
 mod promote;
 mod rollback;
+mod rollout;
 mod set;
 mod status;
 mod tag_routing;
+mod undo;
 mod wait;
 
 use anyhow::Result;
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Command, GlobalArgs, ObjectFormat, OutputFormat, StatusFormat, VersionFormat, formats};
+use crate::cli::{
+    Cli, Command, GlobalArgs, JsonFormat, ObjectFormat, OutputFormat, StatusFormat, VersionFormat, formats,
+};
 use crate::client::Kube;
 use crate::error::{Exit, fail};
 use crate::terminal::Terminal;
@@ -76,6 +82,21 @@ pub async fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Status(args) => {
             let o = output::<StatusFormat>(&global, args.output)?;
             status::run(&Ctx::new(global, o).await?, &args).await
+        }
+        Command::Rollout(args) => {
+            let o = output::<JsonFormat>(&global, args.output)?;
+            rollout::run(&Ctx::new(global, o).await?, &args).await
+        }
+        Command::Pause(args) => control::run(&Ctx::new(global, None).await?, &args, control::Verb::Pause).await,
+        Command::Resume(args) => control::run(&Ctx::new(global, None).await?, &args, control::Verb::Resume).await,
+        Command::Abort(args) => control::run(&Ctx::new(global, None).await?, &args, control::Verb::Abort).await,
+        Command::History(args) => {
+            let o = output::<JsonFormat>(&global, args.output)?;
+            history::run(&Ctx::new(global, o).await?, &args).await
+        }
+        Command::Undo(args) => {
+            let o = output::<ObjectFormat>(&global, args.write.output)?;
+            undo::run(&Ctx::new(global, o).await?, &args).await
         }
         Command::Wait(args) => {
             let o = output::<ObjectFormat>(&global, args.output)?;

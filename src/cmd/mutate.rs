@@ -79,7 +79,7 @@ pub async fn run(
     };
     match (waiter, m.wait) {
         (Some(waiter), Some(limits)) => {
-            let last = wait_after(ctx, &target, waiter, limits, &change, &after, &goal).await?;
+            let last = wait_after(ctx, &target, waiter, limits, &change, &after, &goal, true).await?;
             report(ctx, &last, m.verb, false)
         }
         _ => report(ctx, &after, m.verb, dry_run),
@@ -260,7 +260,8 @@ async fn write(
 
 /// Step 4: wait until the change is where it was asked to be. The target holds the object the
 /// change was decided on; on a timeout, an interrupt or a failed rollout nothing is reverted,
-/// and the note says how to undo the change.
+/// and (with `undo_note`) the note says how to undo the change.
+#[allow(clippy::too_many_arguments)]
 async fn wait_after(
     ctx: &Ctx,
     target: &Target,
@@ -269,6 +270,7 @@ async fn wait_after(
     change: &Change,
     after: &Isvc,
     goal: &impl Fn(&Isvc, &Change) -> Goal,
+    undo_note: bool,
 ) -> Result<Isvc> {
     let c = target.component;
     let request = WaitRequest {
@@ -280,6 +282,7 @@ async fn wait_after(
     };
     let result = waiter.after_write(after).run(&ctx.term, &request).await;
     if let Err(e) = &result
+        && undo_note
         && matches!(exit_of(e), Exit::Timeout | Exit::Interrupted | Exit::RolloutFailed)
     {
         let undo = undo_hint(&target.isvc, change);
@@ -315,23 +318,57 @@ async fn finish_unchanged(
     target: &Target,
     goal: &impl Fn(&Isvc, &Change) -> Goal,
 ) -> Result<Exit> {
-    let (isvc, c) = (&target.isvc, target.component);
     let dry_run = m.write.dry_run.is_some();
     let done = match m.wait {
-        Some(limits) if !dry_run && !m.write.print_patch => {
-            let current = Change::Traffic { component: c, percent: isvc.ctp(c), model: None };
-            let request = WaitRequest {
-                component: c,
-                goal: goal(isvc, &current),
-                new_revision_after: None,
-                limits,
-                guarded_spec: None,
-            };
-            Waiter::lazy(&ctx.kube, isvc).run(&ctx.term, &request).await?
-        }
-        _ => isvc.clone(),
+        Some(limits) if !dry_run && !m.write.print_patch => wait_unchanged(ctx, target, limits, goal).await?,
+        _ => target.isvc.clone(),
     };
     report(ctx, &done, "unchanged", dry_run)
+}
+
+/// The wait of a mutation that found nothing to write.
+async fn wait_unchanged(
+    ctx: &Ctx,
+    target: &Target,
+    limits: WaitLimits,
+    goal: &impl Fn(&Isvc, &Change) -> Goal,
+) -> Result<Isvc> {
+    let (isvc, c) = (&target.isvc, target.component);
+    let current = Change::Traffic { component: c, percent: isvc.ctp(c), model: None, tag_routing_on: false };
+    let request =
+        WaitRequest { component: c, goal: goal(isvc, &current), new_revision_after: None, limits, guarded_spec: None };
+    Waiter::lazy(&ctx.kube, isvc).run(&ctx.term, &request).await
+}
+
+/// What [`apply`] did: the last object seen, and whether a PATCH was applied (false: the
+/// object was already as asked, nothing was sent).
+pub struct Applied {
+    pub isvc: Isvc,
+    pub written: bool,
+}
+
+/// The write path of [`run`] for a command that drives several mutations (`rollout`): the
+/// same decisions, guard rails, preconditions, retries and wait, with no dry run, no patch
+/// printing and no result line; the wait is the mutation's `wait` (required).
+pub async fn apply(
+    ctx: &Ctx,
+    m: Mutation<'_>,
+    plan: impl Fn(&Isvc) -> Result<Plan, Fail>,
+    goal: impl Fn(&Isvc, &Change) -> Goal,
+) -> Result<Applied> {
+    let limits = m.wait.unwrap_or_else(|| WaitLimits::new(None, None));
+    let mut target = prepare(ctx, &m).await?;
+    let Some(change) = decide(ctx, &target, &plan, true)? else {
+        return Ok(Applied { isvc: wait_unchanged(ctx, &target, limits, &goal).await?, written: false });
+    };
+    preview_and_confirm(ctx, &m, &target, &change)?;
+    let waiter = Waiter::open(&ctx.kube, &target.isvc).await?;
+    let Some((change, after)) = write(ctx, &m, &mut target, change, &plan).await? else {
+        return Ok(Applied { isvc: wait_unchanged(ctx, &target, limits, &goal).await?, written: false });
+    };
+    // The driving command says itself how to go on (a rollout: --resume, or abort).
+    let last = wait_after(ctx, &target, waiter, limits, &change, &after, &goal, false).await?;
+    Ok(Applied { isvc: last, written: true })
 }
 
 /// The patch to send: a JSON Patch with `test`s under `--expect-revision`, else a merge patch;
@@ -379,7 +416,7 @@ fn undo_hint(before: &Isvc, change: &Change) -> String {
     let target = format!("kubectl isvc-canary -n {} ", before.namespace);
     match change {
         Change::TagRouting(on) => format!("{target}tag-routing {} {}", before.name, if *on { "off" } else { "on" }),
-        Change::Traffic { component, percent, model } => {
+        Change::Traffic { component, percent, model, .. } => {
             let comp = if *component == Component::Predictor {
                 String::new()
             } else {
@@ -426,7 +463,7 @@ mod tests {
 
     fn traffic(percent: Option<i64>, model: bool) -> Change {
         let model = model.then(|| (ModelField::Model, "gs://m2".to_string()));
-        Change::Traffic { component: Component::Predictor, percent, model }
+        Change::Traffic { component: Component::Predictor, percent, model, tag_routing_on: false }
     }
 
     #[test]

@@ -32,6 +32,7 @@ mod corpus;
 mod errors;
 mod expect_revision;
 mod faults;
+mod rollout;
 mod status;
 mod waits;
 mod writes;

@@ -48,6 +48,12 @@ impl Route {
         Route { method: "PATCH", label: format!("PATCH {path}"), path, query: Box::new(|_| true) }
     }
 
+    /// A POST to `path` (a create), whatever its query.
+    pub fn post(path: impl Into<String>) -> Route {
+        let path = path.into();
+        Route { method: "POST", label: format!("POST {path}"), path, query: Box::new(|_| true) }
+    }
+
     /// A watch: a GET of the list `path` with a `watch` query parameter. Nothing else of the
     /// query is looked at (order, bookmarks, timeouts and selectors are the client's business).
     pub fn watch(path: impl Into<String>) -> Route {

@@ -48,6 +48,9 @@ fn standard_mode_is_refused() {
         vec!["rollback", name],
         vec!["tag-routing", name, "on"],
         vec!["wait", name, "--for=ready", "--timeout", "30s"],
+        vec!["rollout", name, "--model-uri", MODEL_2, "--steps", "10,100"],
+        vec!["pause", name],
+        vec!["undo", name, "--to-revision", "1"],
     ] {
         let out = ns.plugin(&args);
         out.code(7).stderr_has("Standard");

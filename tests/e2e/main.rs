@@ -19,6 +19,7 @@ mod privilege;
 mod prompt;
 mod rbac;
 mod readme;
+mod rollout;
 mod schema;
 mod secrets;
 mod waits;

@@ -46,11 +46,16 @@ enum Command {
     PromoteAll,
     Rollback,
     Promote,
+    Rollout,
 }
 
 use Command::*;
 
-const COMMANDS: [Command; 9] = [StatusName, StatusAll, WaitReady, Set, TagOn, TagOff, PromoteAll, Rollback, Promote];
+const COMMANDS: [Command; 10] =
+    [StatusName, StatusAll, WaitReady, Set, TagOn, TagOff, PromoteAll, Rollback, Promote, Rollout];
+
+/// A model no other command of this test uses: the rollout always has a new model to send.
+const MODEL_4: &str = "gs://kfserving-examples/models/sklearn/4.0/model";
 
 impl Command {
     fn args(self) -> Vec<&'static str> {
@@ -66,6 +71,7 @@ impl Command {
             PromoteAll => vec!["promote", "--yes"],
             Rollback => [&["rollback", NAME][..], &WAIT].concat(),
             Promote => [&["promote", NAME][..], &WAIT].concat(),
+            Rollout => vec!["rollout", NAME, "--model-uri", MODEL_4, "--steps", "100", "--timeout", "4m"],
         }
     }
 
@@ -81,6 +87,7 @@ impl Command {
             PromoteAll => "promote -y",
             Rollback => "rollback",
             Promote => "promote",
+            Rollout => "rollout",
         }
     }
 
@@ -121,6 +128,8 @@ const NO_REVISIONS: Need = Degrades(Some("missing permission to list revisions.s
 const NO_PODS: Need = Degrades(Some("missing permission to list pods"));
 /// A wait without pods: the ready-pod check is skipped, silently (contract §9).
 const NO_POD_CHECK: Need = Degrades(None);
+/// `rollout` without writing Events.
+const NO_EVENTS: Need = Degrades(Some("cannot write Kubernetes Events"));
 /// `rollback` without reading the target's Knative Revision.
 const NO_MODEL: Need = Degrades(Some("the target's model is not named"));
 
@@ -132,43 +141,54 @@ struct Row {
     needs: [Need; COMMANDS.len()],
 }
 
-const fn row(group: &'static str, resource: &'static str, verb: &'static str, needs: [Need; 9]) -> Row {
+const fn row(group: &'static str, resource: &'static str, verb: &'static str, needs: [Need; 10]) -> Row {
     Row { group, resource, verb, needs }
 }
 
 const KSERVE: &str = "serving.kserve.io";
 const KNATIVE: &str = "serving.knative.dev";
+const COORDINATION: &str = "coordination.k8s.io";
 
 /// Which command needs which verb. Columns as [`COMMANDS`]:
 /// status NAME, status, wait --for=ready, set --wait, tag-routing on --wait, tag-routing off
-/// --wait, promote --yes (no NAME), rollback --wait, promote --wait.
+/// --wait, promote --yes (no NAME), rollback --wait, promote --wait, rollout (one step: 100).
 #[rustfmt::skip]
 const TABLE: &[Row] = &[
     // GET of NAME: every command given one. Without NAME the LIST is the read.
     row(KSERVE, "inferenceservices", "get",
-        [Needed, Unused, Needed, Needed, Needed, Needed, OnConflict, Needed, Needed]),
+        [Needed, Unused, Needed, Needed, Needed, Needed, OnConflict, Needed, Needed, Needed]),
     // LIST: every command without NAME.
     row(KSERVE, "inferenceservices", "list",
-        [Unused, Needed, Unused, NotRun, NotRun, NotRun, Needed, NotRun, NotRun]),
+        [Unused, Needed, Unused, NotRun, NotRun, NotRun, Needed, NotRun, NotRun, NotRun]),
     // WATCH: every wait after a write (opened before the PATCH). A wait already done (wait
     // --for=ready on a ready service) opens none.
     row(KSERVE, "inferenceservices", "watch",
-        [Unused, Unused, Unused, Needed, Needed, Needed, Unused, Needed, Needed]),
+        [Unused, Unused, Unused, Needed, Needed, Needed, Unused, Needed, Needed, Needed]),
     // PATCH: every mutation that has something to write.
     row(KSERVE, "inferenceservices", "patch",
-        [Unused, Unused, Unused, Needed, Needed, Needed, Needed, Needed, Needed]),
+        [Unused, Unused, Unused, Needed, Needed, Needed, Needed, Needed, Needed, Needed]),
     // Pods, listed (as a Table) by status and by every wait once the rest of its rule holds.
     row("", "pods", "list",
-        [NO_PODS, NO_PODS, NO_POD_CHECK, NO_POD_CHECK, NO_POD_CHECK, NO_POD_CHECK, Unused, NO_POD_CHECK, NO_POD_CHECK]),
+        [NO_PODS, NO_PODS, NO_POD_CHECK, NO_POD_CHECK, NO_POD_CHECK, NO_POD_CHECK, Unused, NO_POD_CHECK, NO_POD_CHECK, NO_POD_CHECK]),
     // Pods are never watched: no command needs it (README's Role had it until this test).
     row("", "pods", "watch",
-        [Unused, Unused, Unused, Unused, Unused, Unused, Unused, Unused, Unused]),
+        [Unused, Unused, Unused, Unused, Unused, Unused, Unused, Unused, Unused, Unused]),
     // The target's Knative Revision, read by rollback for its model.
     row(KNATIVE, "revisions", "get",
-        [Unused, Unused, Unused, NotRun, NotRun, NotRun, Unused, NO_MODEL, NotRun]),
+        [Unused, Unused, Unused, NotRun, NotRun, NotRun, Unused, NO_MODEL, NotRun, NotRun]),
     // Knative Revisions, listed by status for the models per revision.
     row(KNATIVE, "revisions", "list",
-        [NO_REVISIONS, NO_REVISIONS, Unused, NotRun, NotRun, NotRun, Unused, NotRun, NotRun]),
+        [NO_REVISIONS, NO_REVISIONS, Unused, NotRun, NotRun, NotRun, Unused, NotRun, NotRun, NotRun]),
+    // The rollout's Lease: read, created by a first rollout, renewed (before any other write).
+    row(COORDINATION, "leases", "get",
+        [Unused, Unused, Unused, NotRun, NotRun, NotRun, Unused, NotRun, NotRun, Needed]),
+    row(COORDINATION, "leases", "create",
+        [Unused, Unused, Unused, NotRun, NotRun, NotRun, Unused, NotRun, NotRun, Needed]),
+    row(COORDINATION, "leases", "patch",
+        [Unused, Unused, Unused, NotRun, NotRun, NotRun, Unused, NotRun, NotRun, Needed]),
+    // The rollout's Kubernetes Events: without them it goes on and says so.
+    row("", "events", "create",
+        [Unused, Unused, Unused, NotRun, NotRun, NotRun, Unused, NotRun, NotRun, NO_EVENTS]),
 ];
 
 impl Row {
@@ -353,12 +373,12 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// A fresh namespace with `rules` bound to the limited user, and every command run in it.
-fn measure(test: &str, removed: Option<(&str, &str, &str)>, rules: Value, needs: [Need; 9]) -> Measured {
+fn measure(test: &str, removed: Option<(&str, &str, &str)>, rules: Value, needs: [Need; 10]) -> Measured {
     let ns = Ns::new(test);
     measure_in(&ns, removed, rules, needs)
 }
 
-fn measure_in(ns: &Ns, removed: Option<(&str, &str, &str)>, rules: Value, needs: [Need; 9]) -> Measured {
+fn measure_in(ns: &Ns, removed: Option<(&str, &str, &str)>, rules: Value, needs: [Need; 10]) -> Measured {
     let started = Instant::now();
     let c = ns.cluster;
     let label = removed.map(|(g, r, v)| perm_key(g, r, v));
@@ -494,6 +514,8 @@ fn prepare(ns: &Ns, cmd: Command) {
             admin(&["set", NAME, "10", "--model-uri", other, "--wait", "--timeout", "4m"]);
         }
         Rollback if ctp == Some(0) => admin(&["promote", NAME, "--wait", "--timeout", "4m"]),
+        // No canary in progress: the rollout's new model would be refused as dropping it.
+        Rollout if ctp.is_some_and(|p| p > 0) && lcr != lro => admin(&["promote", NAME, "--wait", "--timeout", "4m"]),
         _ => {}
     }
 }

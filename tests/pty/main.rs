@@ -19,5 +19,6 @@ mod stub;
 mod term;
 
 mod prompts;
+mod rollout;
 mod waits;
 mod watch;
