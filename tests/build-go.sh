@@ -32,13 +32,20 @@ k8s_key=$( { cat "$here/cluster/go.mod" "$here/cluster/go.sum"; echo "$goversion
 k8s_dir="$cache/k8s-$k8s_key"
 if [ ! -x "$k8s_dir/kube-apiserver" ] || [ ! -x "$k8s_dir/kube-controller-manager" ] || [ ! -x "$k8s_dir/etcd" ]; then
   need_space
-  echo "build-go: building kube-apiserver, kube-controller-manager, etcd (cold: about 4 minutes)" >&2
+  echo "build-go: building kube-apiserver, kube-controller-manager, kube-scheduler, etcd (cold: about 5 minutes)" >&2
   tmp="$k8s_dir.tmp.$$"; mkdir -p "$tmp"
   (cd "$here/cluster" &&
     go build -trimpath -ldflags "$k8s_ldflags" -o "$tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver &&
     go build -trimpath -ldflags "$k8s_ldflags" -o "$tmp/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager &&
+    go build -trimpath -ldflags "$k8s_ldflags" -o "$tmp/kube-scheduler" k8s.io/kubernetes/cmd/kube-scheduler &&
     go build -trimpath -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3)
   rm -rf "$k8s_dir"; mv "$tmp" "$k8s_dir"
+elif [ ! -x "$k8s_dir/kube-scheduler" ]; then
+  # A cache from before the scheduler was part of the world: add it alone.
+  need_space
+  echo "build-go: building kube-scheduler" >&2
+  (cd "$here/cluster" && go build -trimpath -ldflags "$k8s_ldflags" -o "$k8s_dir/kube-scheduler.tmp.$$" k8s.io/kubernetes/cmd/kube-scheduler)
+  mv "$k8s_dir/kube-scheduler.tmp.$$" "$k8s_dir/kube-scheduler"
 fi
 
 # KServe's manager: keyed on the world module's go.mod and go.sum (they pin KServe), the Go version
