@@ -94,7 +94,7 @@ fn unschedulable_canary_fails_and_rolls_back() {
     // A canary asking for more CPU than the one Node has (someone else's edit: the plugin does not
     // set resources); then `set 10 --wait` finds the split asked for and waits for it.
     let patch = json!({"spec": {"predictor": {"canaryTrafficPercent": 10,
-        "model": {"storageUri": MODEL_2, "resources": {"requests": {"cpu": "1000"}}}}}});
+        "model": {"storageUri": MODEL_2, "resources": {"requests": {"cpu": "1000"}, "limits": {"cpu": "1000"}}}}}});
     ns.kubectl(["patch", "inferenceservice.serving.kserve.io", name, "--type=merge", "-p", &patch.to_string()]).ok();
     let out = ns.plugin(["set", name, "10", "--wait", "--fail-window", "3s", "--timeout", "5m"]);
     eprintln!("[failures] set --wait (unschedulable): exit {:?}\n{}", out.code, out.stderr);

@@ -148,10 +148,13 @@ func TestNeverLoadsHoldsStill(t *testing.T) {
 		}
 		return nil
 	})
-	// Knative's autoscaler scales it to zero once activation timed out.
-	n.waitRevision(rev, "scaled to zero by the autoscaler", stepTimeout, func(r knRevision) error {
-		if r.DesiredReplicas != 0 {
-			return fmt.Errorf("replicas %d", r.DesiredReplicas)
+	// Knative's autoscaler scales it to zero once activation timed out (deadline + 30 s), and at
+	// once back to its min-scale of 1: the zero lasts a moment, but the pod is a new one.
+	n.waitRevision(rev, "scaled to zero and started over by the autoscaler", stepTimeout, func(r knRevision) error {
+		for _, p := range r.PodNames {
+			if p == first.PodNames[0] {
+				return fmt.Errorf("still the first pod %s", p)
+			}
 		}
 		return nil
 	})
@@ -194,7 +197,7 @@ func TestUnschedulableRevision(t *testing.T) {
 	const name = "huge"
 	rev := Rev(name, 1)
 	n.apply(isvcSpec{name: name, uri: model1, progressDeadline: deadline.String(), cpu: "1000"}.manifest())
-	r := n.waitRevision(rev, "Pending, Unschedulable, Ready False", stepTimeout, func(r knRevision) error {
+	first := n.waitRevision(rev, "Pending, Unschedulable, Ready False", stepTimeout, func(r knRevision) error {
 		if err := readyFalse(r); err != nil {
 			return err
 		}
@@ -203,12 +206,16 @@ func TestUnschedulableRevision(t *testing.T) {
 		}
 		return nil
 	})
-	if r.Ready.Reason != "Unschedulable" || !strings.Contains(r.Ready.Message, "Insufficient cpu") {
-		t.Fatalf("Ready %+v", r.Ready)
+	if first.Ready.Reason != "Unschedulable" || !strings.Contains(first.Ready.Message, "Insufficient cpu") {
+		t.Fatalf("Ready %+v", first.Ready)
 	}
-	n.waitRevision(rev, "scaled to zero", stepTimeout, func(r knRevision) error {
-		if r.DesiredReplicas != 0 {
-			return fmt.Errorf("replicas %d", r.DesiredReplicas)
+	// Pending until the autoscaler scales it to zero (deadline + 30 s); at min-scale 1 it is started
+	// over at once: a new pod, Pending and Unschedulable again.
+	n.waitRevision(rev, "scaled to zero and started over", stepTimeout, func(r knRevision) error {
+		for _, p := range r.PodNames {
+			if p == first.PodNames[0] {
+				return fmt.Errorf("still the first pod %s", p)
+			}
 		}
 		return nil
 	})

@@ -189,7 +189,9 @@ func (s isvcSpec) manifest() string {
 		predictor["minReplicas"] = *s.minReplicas
 	}
 	if s.cpu != "" {
-		predictor["model"].(map[string]any)["resources"] = map[string]any{"requests": map[string]any{"cpu": s.cpu}}
+		// Limits too: KServe's default CPU limit (1) is below any request this large.
+		cpu := map[string]any{"cpu": s.cpu}
+		predictor["model"].(map[string]any)["resources"] = map[string]any{"requests": cpu, "limits": cpu}
 	}
 	meta := map[string]any{"name": s.name}
 	ann := map[string]any{}
