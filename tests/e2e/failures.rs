@@ -192,3 +192,61 @@ fn slow_model_is_waited_for_not_failed() {
     assert!(took >= ready_after, "ended after {took:?}, before the model could be ready");
     assert_eq!(ns.revision_condition(&rev(name, 2), "Ready").0, "True");
 }
+
+#[test]
+fn canary_that_crash_loops_after_it_was_ready_is_failed_and_not_promoted() {
+    let ns = Ns::new("fail-oom");
+    let name = "oom";
+    let r2 = rev(name, 2);
+    // The model server of model 2 is OOMKilled 3 s after each start: it is ready first.
+    ns.knobs(false, json!([{"match": "2.0/model", "oomAfter": "3s"}]));
+    ns.create_ready_failing_fast(name, MODEL_1);
+    let out = ns.plugin(["set", name, "10", "--model-uri", MODEL_2, "--wait", "--timeout", "5m"]);
+    eprintln!("[failures] set --wait (OOMKilled after start): exit {:?}\n{}", out.code, out.stderr);
+    out.ok();
+    // Once it has crashed and been restarted once (the kubelet's back-off then leaves it down for
+    // 20 s), status shows it failed, twice in a row.
+    let start = Instant::now();
+    let shown = |ns: &Ns| {
+        let e = revision_entry(ns, name, &r2);
+        e["failure"].as_str() == Some("ModelLoadFailed: exit code 137")
+    };
+    loop {
+        let sel = format!("serving.knative.dev/revision={r2}");
+        let restarts = ns
+            .kubectl([
+                "get",
+                "pods",
+                "-l",
+                sel.as_str(),
+                "-o",
+                "jsonpath={.items[*].status.containerStatuses[?(@.name==\"kserve-container\")].restartCount}",
+            ])
+            .stdout
+            .clone();
+        if restarts.trim().parse::<u32>().unwrap_or(0) >= 1 && shown(&ns) {
+            std::thread::sleep(Duration::from_secs(1));
+            if shown(&ns) {
+                break;
+            }
+        }
+        assert!(start.elapsed() < ROLLOUT, "{r2} was never shown failed");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = ns.plugin(["status", name]);
+    eprintln!("[failures] status (OOMKilled):\n{}", out.stdout);
+    out.ok().stdout_has(&format!("{r2} failed: ModelLoadFailed: exit code 137"));
+    let out = ns.plugin(["promote", name]);
+    eprintln!("[failures] promote (OOMKilled): exit {:?}\n{}", out.code, out.stderr);
+    out.code(7).stderr_has("failing after it was ready").stderr_has("--force");
+    status_then_rollback_ready(&ns, name);
+}
+
+/// `rollback --wait` of a canary that was ready: back to r1 at 100 %.
+fn status_then_rollback_ready(ns: &Ns, name: &str) {
+    let out = ns.plugin(["rollback", name, "--wait", "--timeout", "5m"]);
+    eprintln!("[failures] rollback {name} --wait: exit {:?}\n{}", out.code, out.stderr);
+    out.ok().stderr_has(&rev(name, 1));
+    let v = ns.get(name);
+    assert_eq!(traffic(&v).iter().find(|t| t.2 == "prev").map(|t| (t.0.clone(), t.1)), Some((rev(name, 1), 100)));
+}
