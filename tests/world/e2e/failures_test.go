@@ -346,3 +346,26 @@ func TestIngressDelay(t *testing.T) {
 	})
 	n.waitState(name, State{Traffic: "r2/50* r1/50/prev", LRO: "r1", PRO: "", LRR: "r2", LCR: "r2", Ready: "True"})
 }
+
+// A readiness probe that never passes: the pod runs (0/2), nothing crashes; at the progress
+// deadline the Deployment has not progressed and Knative fails the revision with that reason.
+func TestNeverReadyFailsAtTheDeadline(t *testing.T) {
+	t.Parallel()
+	n := newNS(t, "deaf")
+	const name = "deaf"
+	rev := Rev(name, 1)
+	n.knobs(`[{"match": "1.0/model", "neverReady": true}]`)
+	n.apply(isvcSpec{name: name, uri: model1, progressDeadline: deadline.String()}.manifest())
+	r := n.waitRevision(rev, "Ready False at the deadline, its pod running", stepTimeout, func(r knRevision) error {
+		if err := readyFalse(r); err != nil {
+			return err
+		}
+		if len(r.PodStatus) != 1 || r.PodStatus[0] != "Running" {
+			return fmt.Errorf("pods %v", r.PodStatus)
+		}
+		return nil
+	})
+	if r.Ready.Reason != "ProgressDeadlineExceeded" {
+		t.Fatalf("Ready %+v", r.Ready)
+	}
+}
