@@ -15,7 +15,7 @@
 // ready): 503. A Ready revision with no pod at all (scaled to zero) holds the request until a pod
 // is ready, as Knative's activator does, for up to HoldTimeout (then 503).
 // It also counts, per revision, the requests in flight and answered, and tells Knative's
-// autoscaler on a second listener (TrafficStats): the queue-proxy's report, measured here.
+// autoscaler on a second listener (TrafficStats): the activator's report, measured here.
 // Knobs (package knobs): errorRate → 500, latency → added delay, ingressDelay → time to program a
 // changed Ingress; pause stops status writes only.
 package ingress

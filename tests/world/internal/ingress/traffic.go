@@ -23,7 +23,7 @@ func (r *revisionTraffic) advance(now time.Time) {
 }
 
 // TrafficStats counts, per revision, the requests in flight and answered: what Knative's
-// queue-proxy reports to its autoscaler, here measured where the requests are served.
+// activator reports to its autoscaler, here measured where the requests are served.
 type TrafficStats struct {
 	mu    sync.Mutex
 	now   func() time.Time

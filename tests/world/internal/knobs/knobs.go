@@ -1,5 +1,5 @@
-// Package knobs holds the test-only switches that the three fakes of the test cluster (kubelet,
-// autoscaler, ingress) read live, per namespace, from a ConfigMap named "isvc-sim". Nothing here is
+// Package knobs holds the test-only switches that the two fakes of the test cluster (kubelet,
+// ingress) read live, per namespace, from a ConfigMap named "isvc-sim". Nothing here is
 // on the InferenceService: its annotations would cut new revisions. The rules are keyed by a
 // substring of the model's storage URI, so a revision's behaviour is known before it exists.
 //
@@ -12,9 +12,9 @@
 //	    How long the containers of a deleted pod take to exit (the pod is Terminating meanwhile);
 //	    never longer than the pod's grace period. Default DefaultTerminationDelay.
 //	paused: "true"
-//	    None of the fakes writes anything in this namespace (no pod binding, pod status or pod
-//	    deletion, no PodAutoscaler/ServerlessService/Deployment write, no Ingress status), so a test
-//	    can read twice with nothing changing in between. The ingress still answers requests.
+//	    Neither fake writes anything in this namespace (no pod status or pod deletion, no Ingress
+//	    status), so a test can read twice with nothing changing in between (Knative's, KServe's and
+//	    Kubernetes' own controllers still write). The ingress still answers requests.
 //	rules: a JSON array; the first rule whose "match" is a substring of the storage URI wins
 //	    ("" matches every URI):
 //	    [{"match": "model-2", "readyDelay": "5s", "fail": true, "flap": "3s",
