@@ -350,19 +350,41 @@ impl Isvc {
         if s.lcr() == s.lrr() {
             return None;
         }
-        if let Some(ms) = &self.status.model_status
-            && let Some(t @ ("BlockedByFailedLoad" | "InvalidSpec")) = ms.transition_status.as_deref()
-        {
-            let info = ms.last_failure_info.clone().unwrap_or_default();
-            return Some(Failure {
-                reason: info.reason.unwrap_or_else(|| t.to_string()),
-                message: info.message.unwrap_or_default().trim().to_string(),
-            });
+        if let Some(f) = self.model_failure(&["BlockedByFailedLoad", "InvalidSpec"]) {
+            return Some(f);
         }
         self.condition(&c.configuration_condition()).filter(|x| x.status == "False").map(|x| Failure {
             reason: x.reason.clone().unwrap_or_default(),
             message: x.message.clone().unwrap_or_default(),
         })
+    }
+
+    /// The latest revision was ready and fails now (a model server that crash-loops after it
+    /// started, e.g. OOMKilled): LCR = LRR, Knative failed the configuration, and KServe's
+    /// modelStatus says the model failed to load. Both are required: either alone also flips
+    /// for a moment during a healthy rollout.
+    pub fn crash_failure(&self, c: Component) -> Option<Failure> {
+        let s = self.component_status(c);
+        if s.lcr().is_empty() || s.lcr() != s.lrr() {
+            return None;
+        }
+        self.condition(&c.configuration_condition()).filter(|x| x.status == "False")?;
+        self.model_failure(&["BlockedByFailedLoad"])
+    }
+
+    /// KServe's modelStatus failure, when its transitionStatus is one of `states`; an empty
+    /// message is replaced by the exit code KServe recorded.
+    fn model_failure(&self, states: &[&str]) -> Option<Failure> {
+        let ms = self.status.model_status.as_ref()?;
+        let t = ms.transition_status.as_deref().filter(|t| states.contains(t))?;
+        let info = ms.last_failure_info.clone().unwrap_or_default();
+        let mut message = info.message.unwrap_or_default().trim().to_string();
+        if message.is_empty()
+            && let Some(code) = info.exit_code
+        {
+            message = format!("exit code {code}");
+        }
+        Some(Failure { reason: info.reason.unwrap_or_else(|| t.to_string()), message })
     }
 
     /// KServe could not reconcile the component at all (its Ready condition says

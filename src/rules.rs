@@ -205,6 +205,15 @@ pub fn plan_promote(isvc: &Isvc, c: Component, force: bool) -> Result<Plan, Fail
             )));
         }
         notes.push(format!("promoting {} although it is {why} (--force)", s.lcr()));
+    } else if let Some(failure) = isvc.crash_failure(c) {
+        let why = format!("failing after it was ready: {failure}");
+        if !force {
+            return Err(refuse(format!(
+                "the latest revision {} is {why}: promoting would send all traffic to it; roll back, or pass --force",
+                s.lcr()
+            )));
+        }
+        notes.push(format!("promoting {} although it is {why} (--force)", s.lcr()));
     }
     Ok(Plan::Write {
         change: Change::Traffic { component: c, percent: None, model: None, tag_routing_on: false },
@@ -454,6 +463,38 @@ mod tests {
         assert!(err.message.contains("--force"));
         assert!(plan_promote(&canary_pending(), Component::Predictor, true).is_ok());
         assert!(matches!(plan_promote(&canary(), Component::Predictor, false), Ok(Plan::Write { .. })));
+    }
+
+    /// The canary r2 was ready, then crash-loops (OOMKilled): LCR = LRR = r2, Knative failed the
+    /// configuration and KServe says the model failed to load.
+    fn canary_crashing(config: &str, transition: &str) -> Isvc {
+        let mut v = canary().raw.clone();
+        v["status"]["conditions"] = json!([{"type": "PredictorConfigurationReady", "status": config,
+            "reason": "RevisionFailed", "message": "Revision failed with message: Container failed with: ."}]);
+        v["status"]["modelStatus"] = json!({"transitionStatus": transition,
+            "lastFailureInfo": {"reason": "ModelLoadFailed", "exitCode": 137}});
+        Isvc::from_value(v)
+    }
+
+    #[test]
+    fn promote_refuses_a_ready_revision_that_crash_loops_unless_forced() {
+        let err =
+            plan_promote(&canary_crashing("False", "BlockedByFailedLoad"), Component::Predictor, false).unwrap_err();
+        assert_eq!(err.exit, Exit::Refused);
+        assert!(err.message.contains("failing after it was ready: ModelLoadFailed: exit code 137"), "{}", err.message);
+        assert!(err.message.contains("--force"));
+        let Ok(Plan::Write { notes, .. }) =
+            plan_promote(&canary_crashing("False", "BlockedByFailedLoad"), Component::Predictor, true)
+        else {
+            panic!("--force must promote")
+        };
+        assert!(notes[0].contains("--force"), "{notes:?}");
+        // One signal alone (a moment of a healthy rollout) refuses nothing.
+        for (config, transition) in [("True", "BlockedByFailedLoad"), ("False", "UpToDate"), ("Unknown", "InProgress")]
+        {
+            let plan = plan_promote(&canary_crashing(config, transition), Component::Predictor, false);
+            assert!(matches!(plan, Ok(Plan::Write { .. })), "{config} {transition}");
+        }
     }
 
     #[test]

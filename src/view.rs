@@ -295,7 +295,7 @@ fn revision_rows(isvc: &Isvc, c: Component, revisions: &Revisions) -> Vec<Revisi
     names.retain(|n| !n.is_empty());
     names.sort_unstable_by(|a, b| b.cmp(a));
     names.dedup();
-    let failure = isvc.latest_failure(c).map(|f| f.to_string().replace('\n', " "));
+    let failure = isvc.latest_failure(c).or_else(|| isvc.crash_failure(c)).map(|f| f.to_string().replace('\n', " "));
     names
         .into_iter()
         .map(|name| {
@@ -318,7 +318,8 @@ fn revision_rows(isvc: &Isvc, c: Component, revisions: &Revisions) -> Vec<Revisi
                     .map(|(_, role)| role.to_string())
                     .collect();
             let info = revisions.get(name);
-            let failed = name == s.lcr() && s.lcr() != s.lrr() && failure.is_some();
+            // LCR failed: never ready (LCR ≠ LRR), or failing after it was ready (crash_failure).
+            let failed = name == s.lcr() && failure.is_some();
             let ready = match info.ready {
                 Some(r) => r,
                 None if failed => "False".to_string(),
@@ -544,6 +545,21 @@ mod tests {
         assert_eq!(old.failure, None);
         assert_eq!(p.desired_percent, Some(10));
         assert!(p.notes[0].contains("the latest created revision m-predictor-00002 failed"), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn a_ready_canary_that_crash_loops_is_shown_failed() {
+        let mut raw = failed_canary().raw.clone();
+        raw["status"]["components"]["predictor"]["latestReadyRevision"] = json!("m-predictor-00002");
+        raw["status"]["components"]["predictor"]["traffic"][0]["revisionName"] = json!("m-predictor-00002");
+        raw["status"]["modelStatus"]["lastFailureInfo"] = json!({"reason": "ModelLoadFailed", "exitCode": 137});
+        raw["status"]["conditions"] = json!([{"type": "PredictorConfigurationReady", "status": "False"}]);
+        let view = build(&Isvc::from_value(raw), &Revisions::default(), &[]);
+        let r2 = &view.components["predictor"].revisions[0];
+        assert_eq!(
+            (r2.name.as_str(), r2.failure.as_deref()),
+            ("m-predictor-00002", Some("ModelLoadFailed: exit code 137"))
+        );
     }
 
     #[test]

@@ -161,7 +161,7 @@ pub fn failure_signal(isvc: &Isvc, req: &WaitRequest) -> Option<String> {
     if !concerned {
         return None;
     }
-    isvc.latest_failure(c).map(|failure| format!("{} {failure}", s.lcr()))
+    isvc.latest_failure(c).or_else(|| isvc.crash_failure(c)).map(|failure| format!("{} {failure}", s.lcr()))
 }
 
 /// The pause before reopening a watch that failed to open or ended without an event.
@@ -615,6 +615,30 @@ mod tests {
         // A template change whose new revision does not exist yet: not concerned.
         r.new_revision_after = Some(R2.into());
         assert_eq!(failure_signal(&failing, &r), None);
+    }
+
+    #[test]
+    fn a_ready_revision_that_crash_loops_is_a_failure_signal() {
+        let mut raw = isvc(
+            Some(10),
+            json!({"latestCreatedRevision": R2, "latestReadyRevision": R2, "latestRolledoutRevision": R1}),
+            false,
+        )
+        .raw;
+        raw["status"]["modelStatus"] = json!({"transitionStatus": "BlockedByFailedLoad", "lastFailureInfo": {"reason": "ModelLoadFailed", "exitCode": 137}});
+        let kserve_only = Isvc::from_value(raw.clone());
+        // KServe's modelStatus alone (Knative still counts the revision healthy): no signal.
+        assert_eq!(failure_signal(&kserve_only, &req(Goal::Promoted)), None);
+        raw["status"]["conditions"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "PredictorConfigurationReady", "status": "False", "reason": "RevisionFailed"}));
+        let crashing = Isvc::from_value(raw);
+        assert_eq!(
+            failure_signal(&crashing, &req(Goal::Promoted)).as_deref(),
+            Some("m-predictor-00002 ModelLoadFailed: exit code 137")
+        );
+        assert_eq!(failure_signal(&crashing, &req(Goal::Pinned(None))), None);
     }
 
     #[test]

@@ -23,6 +23,12 @@ pub const UA_PREFIX: &str = "kubectl-isvc-canary/";
 /// How long a rollout may take on this cluster before a test gives up (generous: two cores).
 pub const ROLLOUT: Duration = Duration::from_secs(240);
 
+/// The progress deadline a failure test sets on its own InferenceService (the annotation
+/// `serving.knative.dev/progress-deadline`, which KServe copies into the revision template); the
+/// world keeps Knative's 600 s. Knative's autoscaler scales a revision that never became ready to
+/// zero 30 s after it.
+pub const DEADLINE: Duration = Duration::from_secs(10);
+
 /// The env.json of `world up`.
 #[derive(Debug, Clone)]
 pub struct Cluster {
@@ -211,6 +217,57 @@ impl Ns {
     pub fn create_ready(&self, name: &str, uri: &str) -> Value {
         self.create_sklearn(name, uri);
         self.wait_rolled_out(name)
+    }
+
+    /// Creates an sklearn InferenceService with these metadata annotations and extra predictor
+    /// fields (e.g. `minReplicas`) and waits until its first revision serves 100%.
+    pub fn create_ready_with(&self, name: &str, uri: &str, annotations: Value, predictor: Value) -> Value {
+        let mut p = sklearn_predictor(uri);
+        if let (Some(p), Some(extra)) = (p.as_object_mut(), predictor.as_object()) {
+            p.extend(extra.clone());
+        }
+        let mut doc = isvc_doc(name, json!({"predictor": p}));
+        doc["metadata"]["annotations"] = annotations;
+        self.apply(&doc.to_string());
+        self.wait_rolled_out(name)
+    }
+
+    /// Creates it ready with a progress deadline of DEADLINE of its own.
+    pub fn create_ready_failing_fast(&self, name: &str, uri: &str) -> Value {
+        let deadline = format!("{}s", DEADLINE.as_secs());
+        self.create_ready_with(name, uri, json!({"serving.knative.dev/progress-deadline": deadline}), json!({}))
+    }
+
+    /// A Knative Revision's condition (status, reason, message), as kubectl reads it.
+    pub fn revision_condition(&self, revision: &str, ty: &str) -> (String, String, String) {
+        let out = self.kubectl(["get", "revisions.serving.knative.dev", revision, "-o", "json"]).ok().json();
+        let c = out["status"]["conditions"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["type"] == ty))
+            .cloned()
+            .unwrap_or_default();
+        let s = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+        (s("status"), s("reason"), s("message"))
+    }
+
+    /// The names of a revision's pods (kubectl, terminating ones included).
+    pub fn revision_pods(&self, revision: &str) -> Vec<String> {
+        let sel = format!("serving.knative.dev/revision={revision}");
+        let out = self.kubectl(["get", "pods", "-l", sel.as_str(), "-o", "jsonpath={.items[*].metadata.name}"]);
+        out.ok().stdout.split_whitespace().map(str::to_string).collect()
+    }
+
+    /// Polls until `pred` holds for the revision's Ready condition; panics after `limit`.
+    pub fn wait_revision_ready(&self, revision: &str, want: &str, limit: Duration) -> (String, String, String) {
+        let start = Instant::now();
+        loop {
+            let c = self.revision_condition(revision, "Ready");
+            if c.0 == want {
+                return c;
+            }
+            assert!(start.elapsed() < limit, "{}: {revision} Ready is {c:?} after {limit:?}, want {want}", self.name);
+            std::thread::sleep(Duration::from_millis(500));
+        }
     }
 
     /// The object as kubectl reads it.

@@ -99,8 +99,9 @@ func TestCanaryRolloutExample(t *testing.T) {
 		n.waitPods(name, r1, r2)
 		n.waitState(name, State{Traffic: "r2/10* r1/90/prev", LRO: "r1", PRO: "", LRR: "r2", LCR: "r2", Ready: "True"})
 
-		// 1,000 requests through the ingress to the InferenceService's own host: 10 % ± 3 standard
-		// deviations (σ ≈ 9.5) reach the canary, the rest the previous revision, every one answered.
+		// 1,000 requests through the ingress to the InferenceService's own host: 10 % ± 5 standard
+		// deviations (σ = √(1000·0.1·0.9) ≈ 9.5, so 100 ± 47: a sound split fails this about once
+		// in 3.5 million runs) reach the canary, the rest the previous revision, every one answered.
 		seen, err := n.w.count(host, name, 1000)
 		if err != nil {
 			t.Fatal(err)
@@ -109,8 +110,8 @@ func TestCanaryRolloutExample(t *testing.T) {
 		if seen[r1]+seen[r2] != 1000 {
 			t.Fatalf("answers from other revisions: %v", seen)
 		}
-		if seen[r2] < 70 || seen[r2] > 130 {
-			t.Fatalf("%d of 1000 requests reached the canary %s, want 70..130 (%v)", seen[r2], r2, seen)
+		if seen[r2] < 53 || seen[r2] > 147 {
+			t.Fatalf("%d of 1000 requests reached the canary %s, want 53..147 (%v)", seen[r2], r2, seen)
 		}
 	})
 

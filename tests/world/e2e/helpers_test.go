@@ -162,12 +162,17 @@ func (n *ns) patch(name, patch string) {
 
 // isvcSpec builds an InferenceService manifest (JSON) the way KServe's documentation writes it:
 // predictor.model with modelFormat sklearn and a storageUri, an optional canaryTrafficPercent and
-// the optional enable-tag-routing annotation.
+// the optional enable-tag-routing annotation; a progress deadline (the annotation
+// serving.knative.dev/progress-deadline, which KServe copies into the revision template: a
+// failure test sets a short one on its own object), minReplicas and a CPU request.
 type isvcSpec struct {
-	name       string
-	uri        string
-	ctp        *int
-	tagRouting bool
+	name             string
+	uri              string
+	ctp              *int
+	tagRouting       bool
+	progressDeadline string
+	minReplicas      *int
+	cpu              string
 }
 
 func pct(v int) *int { return &v }
@@ -180,9 +185,24 @@ func (s isvcSpec) manifest() string {
 	if s.ctp != nil {
 		predictor["canaryTrafficPercent"] = *s.ctp
 	}
+	if s.minReplicas != nil {
+		predictor["minReplicas"] = *s.minReplicas
+	}
+	if s.cpu != "" {
+		// Limits too: KServe's default CPU limit (1) is below any request this large.
+		cpu := map[string]any{"cpu": s.cpu}
+		predictor["model"].(map[string]any)["resources"] = map[string]any{"requests": cpu, "limits": cpu}
+	}
 	meta := map[string]any{"name": s.name}
+	ann := map[string]any{}
 	if s.tagRouting {
-		meta["annotations"] = map[string]any{"serving.kserve.io/enable-tag-routing": "true"}
+		ann["serving.kserve.io/enable-tag-routing"] = "true"
+	}
+	if s.progressDeadline != "" {
+		ann["serving.knative.dev/progress-deadline"] = s.progressDeadline
+	}
+	if len(ann) > 0 {
+		meta["annotations"] = ann
 	}
 	b, _ := json.Marshal(map[string]any{
 		"apiVersion": "serving.kserve.io/v1beta1",

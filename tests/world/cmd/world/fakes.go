@@ -9,7 +9,6 @@ import (
 
 	"k8s.io/client-go/rest"
 
-	"isvc-canary.test/world/internal/autoscaler"
 	"isvc-canary.test/world/internal/ingress"
 	"isvc-canary.test/world/internal/kubelet"
 	"isvc-canary.test/world/internal/policy"
@@ -21,12 +20,12 @@ type fake struct {
 	run  func(ctx context.Context) error
 }
 
-// fakes lists the fakes to run against the cluster; ln is the fake ingress's loopback listener.
-func fakes(cfg *rest.Config, ln net.Listener) []fake {
+// fakes lists the fakes to run against the cluster; ln is the fake ingress's loopback listener,
+// statsLn the one where it tells Knative's autoscaler what traffic each revision served.
+func fakes(cfg *rest.Config, ln, statsLn net.Listener) []fake {
 	return []fake{
 		{"kubelet", func(ctx context.Context) error { return kubelet.Run(ctx, cfg) }},
-		{"autoscaler", func(ctx context.Context) error { return autoscaler.Run(ctx, cfg) }},
-		{"ingress", func(ctx context.Context) error { return ingress.Run(ctx, cfg, ln) }},
+		{"ingress", func(ctx context.Context) error { return ingress.Run(ctx, cfg, ln, statsLn) }},
 	}
 }
 

@@ -258,8 +258,8 @@ func (f *faultWorld) setPaused(ns string, paused bool) {
 // restartsDuringWait: `set sklearn 10 --model-uri <2.0> --wait --timeout 3m` while the fakes of
 // the namespace are paused (so the new revision's pod never becomes ready and the rollout cannot
 // be done); kube-apiserver restarts once the plugin's PATCH is in the object, KServe's manager once
-// Knative has created the new revision, Knative's controller once KServe has written the 10 %
-// split into the Knative Service. Then the fakes resume and the wait must end 0 with the split
+// Knative has created the new revision, Knative's controller (then its autoscaler) once KServe
+// has written the 10 % split into the Knative Service. Then the fakes resume and the wait must end 0 with the split
 // really there.
 func (f *faultWorld) restartsDuringWait(t *testing.T) {
 	f.t = t
@@ -305,6 +305,8 @@ func (f *faultWorld) restartsDuringWait(t *testing.T) {
 		return false, nil
 	})
 	f.restart("knative-controller", plugin)
+	// And Knative's autoscaler, which holds the new revision's PodAutoscaler meanwhile.
+	f.restart("knative-autoscaler", plugin)
 
 	// The wait has not ended: the rollout cannot be done while the fakes are paused.
 	select {
@@ -312,7 +314,7 @@ func (f *faultWorld) restartsDuringWait(t *testing.T) {
 		t.Fatalf("the plugin ended while the new revision could not be ready: %s", r)
 	default:
 	}
-	t.Logf("three restarts done %.1fs into the wait; resuming the fakes", time.Since(waitStart).Seconds())
+	t.Logf("four restarts done %.1fs into the wait; resuming the fakes", time.Since(waitStart).Seconds())
 	f.setPaused(ns, false)
 
 	r := <-plugin

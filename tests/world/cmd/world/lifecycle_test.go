@@ -30,7 +30,7 @@ func TestNothingOutlivesAKilledLauncher(t *testing.T) {
 			t.Fatalf("%s (pid %d) is not running at READY", name, pid)
 		}
 	}
-	if len(pids) < 6 { // world, etcd, kube-apiserver, kube-controller-manager, kserve-manager, knative-controller
+	if len(pids) < 8 { // world, etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kserve-manager, knative-controller, knative-autoscaler
 		t.Fatalf("only %d processes in the pids file: %v", len(pids), pids)
 	}
 

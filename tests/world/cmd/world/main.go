@@ -1,11 +1,12 @@
 // Command world is the launcher of the project's test cluster: etcd, kube-apiserver,
-// kube-controller-manager, KServe's manager and Knative Serving's controller as child processes,
-// and the fake kubelet, autoscaler and ingress in its own process.
+// kube-controller-manager, kube-scheduler, KServe's manager, Knative Serving's controller and
+// autoscaler as child processes, and the fake kubelet and ingress in its own process.
 //
 //	world up --state DIR [--parent-fd N] [--bin-dir DIR] [--no-controllers]
 //	world sandbox --state DIR [--plugin-dir DIR] [--bin-dir DIR]
 //	world restart --state DIR NAME   (restarts one child of the running world on DIR; control.go)
 //	world knative-controller --kubeconfig FILE   (started by `up`, not by hand)
+//	world knative-autoscaler --kubeconfig FILE --stats-url URL   (started by `up`, not by hand)
 package main
 
 import (
@@ -25,7 +26,8 @@ func usage() {
   world up --state DIR [--parent-fd N] [--bin-dir DIR] [--no-controllers]
   world sandbox --state DIR [--plugin-dir DIR] [--bin-dir DIR]
   world restart --state DIR NAME
-  world knative-controller --kubeconfig FILE`)
+  world knative-controller --kubeconfig FILE
+  world knative-autoscaler --kubeconfig FILE --stats-url URL`)
 	os.Exit(2)
 }
 
@@ -46,6 +48,16 @@ func main() {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
 		if err := knative.Run(ctx, *kubeconfig); err != nil {
+			logger.Fatal(err)
+		}
+	case "knative-autoscaler":
+		fs := flag.NewFlagSet("knative-autoscaler", flag.ExitOnError)
+		kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the autoscaler")
+		statsURL := fs.String("stats-url", "", "the test ingress's statistics endpoint")
+		_ = fs.Parse(os.Args[2:])
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		if err := knative.RunAutoscaler(ctx, *kubeconfig, *statsURL); err != nil && ctx.Err() == nil {
 			logger.Fatal(err)
 		}
 	default:

@@ -51,7 +51,7 @@ func runWorld(mode string, args []string, logger *log.Logger) int {
 	fs := flag.NewFlagSet(mode, flag.ExitOnError)
 	state := fs.String("state", "", "state directory (emptied of a previous run's files at start)")
 	parentFD := fs.Int("parent-fd", -1, "stop when reading this file descriptor gives EOF or an error (a pipe the parent holds)")
-	binDir := fs.String("bin-dir", "", "folder of etcd, kube-apiserver, kube-controller-manager, kserve-manager (default: this binary's folder)")
+	binDir := fs.String("bin-dir", "", "folder of etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kserve-manager (default: this binary's folder)")
 	pluginDir := fs.String("plugin-dir", "", "sandbox only: folder of kubectl-isvc_canary, printed as the first element of PATH")
 	noControllers := fs.Bool("no-controllers", false, "up only (benchmarks): the API server with the CRDs and configuration, without KServe's manager, Knative's controller and the fakes: nothing reconciles what is written")
 	_ = fs.Parse(args)
@@ -174,7 +174,7 @@ func startWorldWith(ctx context.Context, state, binDir string, logger *log.Logge
 	if err != nil {
 		return nil, err
 	}
-	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kserve-manager"} {
+	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kserve-manager"} {
 		if _, err := os.Stat(filepath.Join(binDir, bin)); err != nil {
 			return nil, fmt.Errorf("%s not found in %s (build with tests/build-go.sh, or pass --bin-dir): %w", bin, binDir, err)
 		}
@@ -234,11 +234,20 @@ func startWorldWith(ctx context.Context, state, binDir string, logger *log.Logge
 		return w, err
 	}
 
-	// 4. The admission policy standing in for Knative's webhook, then Knative's controller.
+	// 4. The admission policy standing in for Knative's webhook, then Knative's controller and
+	// autoscaler; the autoscaler reads traffic statistics from the fake ingress's second listener.
 	if err := installPolicy(ctx, admin); err != nil {
 		return w, fmt.Errorf("admission policy: %w", err)
 	}
-	if err := startKnative(ctx, w, cp); err != nil {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return w, err
+	}
+	statsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return w, err
+	}
+	if err := startKnative(ctx, w, cp, "http://"+statsLn.Addr().String()+"/stats"); err != nil {
 		return w, err
 	}
 
@@ -251,11 +260,7 @@ func startWorldWith(ctx context.Context, state, binDir string, logger *log.Logge
 	if err != nil {
 		return w, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return w, err
-	}
-	w.runFakes(fakes(fakeCfg, ln))
+	w.runFakes(fakes(fakeCfg, ln, statsLn))
 	if err := w.waitNodeReady(ctx, admin, 60*time.Second); err != nil {
 		return w, err
 	}
@@ -338,17 +343,26 @@ func startKServe(ctx context.Context, w *world, cp *controlplane.ControlPlane, b
 	return in.Webhooks(ctx, webhook, cp.CA.CertPEM)
 }
 
-// startKnative starts our Knative controller main, a re-execution of this binary.
-func startKnative(ctx context.Context, w *world, cp *controlplane.ControlPlane) error {
+// startKnative starts our mains of Knative's controller and autoscaler, re-executions of this
+// binary; the autoscaler asks the fake ingress for traffic statistics at statsURL.
+func startKnative(ctx context.Context, w *world, cp *controlplane.ControlPlane, statsURL string) error {
+	if err := startSelf(ctx, w, cp, "knative-controller"); err != nil {
+		return err
+	}
+	return startSelf(ctx, w, cp, "knative-autoscaler", "--stats-url="+statsURL)
+}
+
+// startSelf starts the subcommand name of this binary as a child of the same name.
+func startSelf(ctx context.Context, w *world, cp *controlplane.ControlPlane, name string, args ...string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	kubeconfig, err := cp.ComponentKubeconfig("knative-controller", "knative-controller")
+	kubeconfig, err := cp.ComponentKubeconfig(name, name)
 	if err != nil {
 		return err
 	}
-	p, err := w.sup.Start("knative-controller", self, []string{"knative-controller", "--kubeconfig=" + kubeconfig},
+	p, err := w.sup.Start(name, self, append([]string{name, "--kubeconfig=" + kubeconfig}, args...),
 		[]string{"SYSTEM_NAMESPACE=" + install.KnativeNamespace, "PROFILING_PORT=0"})
 	if err != nil {
 		return err
@@ -357,7 +371,7 @@ func startKnative(ctx context.Context, w *world, cp *controlplane.ControlPlane) 
 	// exit at once, so give it a moment to fail loudly here rather than later.
 	select {
 	case <-p.Done():
-		return fmt.Errorf("knative-controller exited at start: %v (see logs/knative-controller.log)", p.Err())
+		return fmt.Errorf("%s exited at start: %v (see logs/%s.log)", name, p.Err(), name)
 	case <-time.After(time.Second):
 	case <-ctx.Done():
 		return context.Cause(ctx)

@@ -1,4 +1,4 @@
-// Package controlplane starts etcd, kube-apiserver and kube-controller-manager on loopback with
+// Package controlplane starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler on loopback with
 // certificates made at start, and writes the kubeconfigs of the cluster's users.
 package controlplane
 
@@ -78,7 +78,7 @@ rules:
 - level: Metadata
 `
 
-// Start starts etcd, kube-apiserver and kube-controller-manager from binDir, with state in stateDir.
+// Start starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler from binDir, with state in stateDir.
 func Start(ctx context.Context, sup *Supervisor, binDir, stateDir string) (*ControlPlane, error) {
 	cp := &ControlPlane{dir: stateDir, PKIDir: filepath.Join(stateDir, "pki")}
 	if err := os.MkdirAll(cp.PKIDir, 0o700); err != nil {
@@ -233,6 +233,19 @@ func Start(ctx context.Context, sup *Supervisor, binDir, stateDir string) (*Cont
 		"--cluster-signing-cert-file=" + caCrt,
 		"--cluster-signing-key-file=" + caKey,
 		"--use-service-account-credentials=false",
+	}, nil); err != nil {
+		return nil, err
+	}
+
+	// kube-scheduler: binds pods to the one Node, or reports them Unschedulable. No serving port.
+	schedKubeconfig, err := cp.ComponentKubeconfig("kube-scheduler", "system:kube-scheduler")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := sup.Start("kube-scheduler", filepath.Join(binDir, "kube-scheduler"), []string{
+		"--kubeconfig=" + schedKubeconfig,
+		"--leader-elect=false",
+		"--secure-port=0",
 	}, nil); err != nil {
 		return nil, err
 	}

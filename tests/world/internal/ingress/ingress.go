@@ -1,16 +1,23 @@
-// Package ingress is the test cluster's fake gateway. It marks every Knative Ingress ready
-// (networking.internal.knative.dev/v1alpha1) and serves them over HTTP on one loopback listener:
-// requests are routed by their Host header (port ignored) through the Ingress rules — external
-// hosts, cluster-local names, latest-/prev- tag hosts — and a weighted random choice among the
-// rule's splits, so traffic is split exactly as Knative asked. The InferenceService's own hosts
+// Package ingress is the test cluster's fake gateway. It programs every Knative Ingress
+// (networking.internal.knative.dev/v1alpha1) after the namespace's ingressDelay knob — meanwhile
+// the Ingress reads LoadBalancerReady Unknown and requests follow the spec programmed before — and
+// serves them over HTTP on one loopback listener: requests are routed by their Host header (port
+// ignored) through the programmed Ingress rules — external hosts, cluster-local names,
+// latest-/prev- tag hosts — and a weighted random choice among the rule's splits, so traffic is
+// split exactly as Knative asked. The InferenceService's own hosts
 // (status.url and status.address.url) go to its top component, as KServe's virtual service does.
 //
 // The "model" answers KServe's V1 (POST /v1/models/NAME:predict, GET /v1/models/NAME) and V2
 // (POST /v2/models/NAME/infer, GET /v2/models/NAME/ready) protocols with a deterministic fake
 // prediction: one integer in 0..2 per instance, a hash of the revision name and the instance.
 // Every answer from a revision carries X-Sim-Revision and Knative-Serving-Revision headers.
-// Unknown host: 404. The chosen revision not ready (its Revision not Ready, or no ready pod): 503.
-// Knobs (package knobs): errorRate → 500, latency → added delay; pause stops status writes only.
+// Unknown host: 404. The chosen revision not ready (its Revision not Ready, or pods but none
+// ready): 503. A Ready revision with no pod at all (scaled to zero) holds the request until a pod
+// is ready, as Knative's activator does, for up to HoldTimeout (then 503).
+// It also counts, per revision, the requests in flight and answered, and tells Knative's
+// autoscaler on a second listener (TrafficStats): the activator's report, measured here.
+// Knobs (package knobs): errorRate → 500, latency → added delay, ingressDelay → time to program a
+// changed Ingress; pause stops status writes only.
 package ingress
 
 import (
@@ -18,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -60,8 +68,12 @@ const (
 
 var isvcGVR = schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}
 
-// Run marks Ingresses ready and serves HTTP on ln until ctx is done.
-func Run(ctx context.Context, cfg *rest.Config, ln net.Listener) error {
+// HoldTimeout is how long a request to a revision at zero waits for a ready pod.
+const HoldTimeout = 60 * time.Second
+
+// Run programs Ingresses and serves HTTP on ln, and the traffic statistics on statsLn, until ctx
+// is done.
+func Run(ctx context.Context, cfg *rest.Config, ln, statsLn net.Listener) error {
 	cfg = rest.CopyConfig(cfg)
 	cfg.UserAgent = "sim-ingress"
 	cfg.QPS, cfg.Burst = 100, 200
@@ -96,6 +108,8 @@ func Run(ctx context.Context, cfg *rest.Config, ln net.Listener) error {
 		isvcs:     isvcInf.Lister(),
 		knobs:     knobs.NewStore(kube),
 		random:    rand.Float64,
+		traffic:   NewTrafficStats(time.Now),
+		programs:  newPrograms(),
 		queue:     workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName]()),
 	}
 	defer g.queue.ShutDown()
@@ -131,16 +145,21 @@ func Run(ctx context.Context, cfg *rest.Config, ln net.Listener) error {
 		kubeInf.Core().V1().Pods().Informer().HasSynced, isvcInf.Informer().HasSynced) {
 		return fmt.Errorf("ingress: informers did not sync")
 	}
-	workloop.Start(ctx, "ingress", 2, g.queue, func(ctx context.Context, key types.NamespacedName) (time.Duration, error) {
-		return 0, g.sync(ctx, key)
-	})
+	workloop.Start(ctx, "ingress", 2, g.queue, g.sync)
 
+	stats := &http.Server{Handler: g.traffic, ReadHeaderTimeout: 10 * time.Second}
 	srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
+		_ = stats.Shutdown(shut)
 		_ = srv.Shutdown(shut)
+	}()
+	go func() {
+		if err := stats.Serve(statsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Printf("ingress: statistics listener: %v", err)
+		}
 	}()
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -156,33 +175,54 @@ type gateway struct {
 	isvcs     cache.GenericLister
 	knobs     *knobs.Store
 	random    func() float64
+	traffic   *TrafficStats
+	programs  *programs
 	queue     workqueue.TypedRateLimitingInterface[types.NamespacedName]
 }
 
-func (g *gateway) sync(ctx context.Context, key types.NamespacedName) error {
+// sync programs one Ingress: a generation not seen before is marked observed with its load
+// balancer not ready yet, and programmed (routed, and marked Ready) once the namespace's
+// ingressDelay has passed since it was first seen.
+func (g *gateway) sync(ctx context.Context, key types.NamespacedName) (time.Duration, error) {
 	ing, err := g.ingresses.Ingresses(key.Namespace).Get(key.Name)
 	if apierrors.IsNotFound(err) {
-		return nil
+		g.programs.forget(key)
+		return 0, nil
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if ing.DeletionTimestamp != nil || g.knobs.Paused(ing.Namespace) {
-		return nil
+		return 0, nil
 	}
+	now := time.Now()
+	if ready := ing.IsReady() && ing.Status.ObservedGeneration == ing.Generation; ready {
+		g.programs.program(ing) // already Ready (a restarted fake): what it says is what is served
+		return 0, nil
+	}
+	firstSeen := g.programs.seen(ing, now)
 	want := ReadyStatus(ing)
-	if !NeedsUpdate(ing, &want) {
-		return nil
+	wait := firstSeen.Add(g.knobs.Get(ing.Namespace).IngressDelay).Sub(now)
+	if wait > 0 {
+		want = ProgrammingStatus(ing)
 	}
-	upd := ing.DeepCopy()
-	upd.Status = want
-	_, err = g.net.NetworkingV1alpha1().Ingresses(ing.Namespace).UpdateStatus(ctx, upd, metav1.UpdateOptions{})
-	return err
+	if NeedsUpdate(ing, &want) {
+		upd := ing.DeepCopy()
+		upd.Status = want
+		if _, err := g.net.NetworkingV1alpha1().Ingresses(ing.Namespace).UpdateStatus(ctx, upd, metav1.UpdateOptions{}); err != nil {
+			return 0, err
+		}
+	}
+	if wait > 0 {
+		return wait, nil
+	}
+	g.programs.program(ing)
+	return 0, nil
 }
 
 // ServeHTTP routes one request as the gateway would and answers as the chosen revision's model.
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ings, _ := g.ingresses.List(labels.Everything())
+	ings := g.programs.list()
 	path, ok := Match(r.Host, r.URL.Path, r.Header.Get, ings)
 	if !ok {
 		if objs, err := g.isvcs.List(labels.Everything()); err == nil {
@@ -214,10 +254,14 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Knative-Serving-Revision", revName)
 
 	rev, err := g.revisions.Revisions(ns).Get(revName)
+	if err == nil && rev.IsReady() && g.atZero(rev) {
+		g.hold(r.Context(), rev)
+	}
 	if err != nil || !g.servable(rev) {
 		http.Error(w, "no healthy upstream", http.StatusServiceUnavailable)
 		return
 	}
+	defer g.traffic.Begin(ns, revName)()
 	rule := g.knobs.For(ns, rev.Annotations[sourceURIAnnotation])
 	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
 	if err != nil {
@@ -241,6 +285,32 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(out)
+	}
+}
+
+// atZero: the revision has no pod at all (scaled to zero, or scaling up from zero with its pod not
+// created yet).
+func (g *gateway) atZero(rev *servingv1.Revision) bool {
+	pods, err := g.pods.Pods(rev.Namespace).List(labels.SelectorFromSet(labels.Set{revisionLabel: rev.Name}))
+	return err == nil && len(pods) == 0
+}
+
+// hold waits, as Knative's activator does, until the revision has a ready pod (the autoscaler
+// hears of the waiting request through TrafficStats and scales the revision up), the request is
+// cancelled, or HoldTimeout passes.
+func (g *gateway) hold(ctx context.Context, rev *servingv1.Revision) {
+	defer g.traffic.Wait(rev.Namespace, rev.Name)()
+	ctx, cancel := context.WithTimeout(ctx, HoldTimeout)
+	defer cancel()
+	for !g.servable(rev) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		if cur, err := g.revisions.Revisions(rev.Namespace).Get(rev.Name); err == nil {
+			rev = cur
+		}
 	}
 }
 

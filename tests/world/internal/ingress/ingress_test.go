@@ -1,6 +1,8 @@
 package ingress
 
 import (
+	"time"
+
 	"encoding/json"
 	"math/rand/v2"
 	"net/http/httptest"
@@ -305,6 +307,8 @@ func testGateway(t *testing.T, rng func() float64, cfg knobs.Config, revs ...*se
 	revIdx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
 	podIdx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
 	isvcIdx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	programmed := newPrograms()
+	programmed.program(canaryIngress())
 	_ = ingIdx.Add(canaryIngress())
 	_ = isvcIdx.Add(isvc(false, "http://sklearn-iris.kserve-test.example.com"))
 	for _, r := range revs {
@@ -321,6 +325,8 @@ func testGateway(t *testing.T, rng func() float64, cfg knobs.Config, revs ...*se
 		isvcs:     cache.NewGenericLister(isvcIdx, isvcGVR.GroupResource()),
 		knobs:     store,
 		random:    rng,
+		traffic:   NewTrafficStats(time.Now),
+		programs:  programmed,
 	}
 }
 

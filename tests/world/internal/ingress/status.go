@@ -21,6 +21,18 @@ func ReadyStatus(ing *nv1a1.Ingress) nv1a1.IngressStatus {
 	return *st
 }
 
+// ProgrammingStatus is the status of an Ingress whose new generation the gateway has seen but not
+// programmed yet: observed, NetworkConfigured, the load balancer not ready (Unknown), as Knative's
+// ingress implementations report it while their probes of the new configuration do not pass.
+func ProgrammingStatus(ing *nv1a1.Ingress) nv1a1.IngressStatus {
+	st := ing.Status.DeepCopy()
+	st.InitializeConditions()
+	st.ObservedGeneration = ing.Generation
+	st.MarkNetworkConfigured()
+	st.MarkLoadBalancerNotReady()
+	return *st
+}
+
 // NeedsUpdate tells whether the stored status differs from the wanted one.
 func NeedsUpdate(ing *nv1a1.Ingress, want *nv1a1.IngressStatus) bool {
 	return !equality.Semantic.DeepEqual(&ing.Status, want)

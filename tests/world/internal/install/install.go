@@ -32,10 +32,19 @@ import (
 const (
 	KServeNamespace  = "kserve"
 	KnativeNamespace = "knative-serving"
-	// ProgressDeadline is Knative's config-deployment progress-deadline in tests: how long a new
-	// revision may take to become ready before Knative marks it failed (default 600s in Knative).
-	ProgressDeadline = "20s"
 )
+
+// Autoscaler is what the world sets in Knative's config-autoscaler: the shortest windows Knative
+// accepts, so that scaling to zero takes seconds, and target-burst-capacity -1, which keeps the
+// activator in the path whatever the load (here the fake ingress plays it), so that the KPA never
+// probes an activator before scaling to zero (there is none to answer). The progress deadline
+// stays Knative's (600 s): a test that wants a revision to fail sooner sets the annotation
+// serving.knative.dev/progress-deadline on its own InferenceService.
+var Autoscaler = map[string]string{
+	"target-burst-capacity":      "-1",
+	"stable-window":              "6s",
+	"scale-to-zero-grace-period": "6s",
+}
 
 var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
@@ -308,8 +317,8 @@ func (in *Installer) Config(ctx context.Context) error {
 			"queue-sidecar-image": "knative-queue-proxy:test",
 			// Otherwise the controller asks registries for image digests, and there is no network.
 			"registries-skipping-tag-resolving": "kind.local,ko.local,dev.local,docker.io,index.docker.io",
-			"progress-deadline":                 ProgressDeadline,
 		},
+		"config-autoscaler": Autoscaler,
 		// URLs end in example.com, as in KServe's documentation, not svc.cluster.local.
 		"config-domain": {"example.com": ""},
 	}

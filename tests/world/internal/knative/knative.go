@@ -10,7 +10,9 @@ import (
 	"os"
 
 	"k8s.io/client-go/tools/clientcmd"
+	filteredinformerfactory "knative.dev/pkg/client/injection/kube/informers/factory/filtered"
 	"knative.dev/pkg/injection/sharedmain"
+	"knative.dev/serving/pkg/apis/serving"
 	"knative.dev/serving/pkg/reconciler/configuration"
 	"knative.dev/serving/pkg/reconciler/gc"
 	"knative.dev/serving/pkg/reconciler/labeler"
@@ -34,6 +36,10 @@ func Run(ctx context.Context, kubeconfig string) error {
 	// One replica: no leader election (it would only delay the start by a lease acquisition).
 	ctx = sharedmain.WithHADisabled(ctx)
 	ctx = sharedmain.WithHealthProbesDisabled(ctx)
+	// This binary links the autoscaler's packages too (RunAutoscaler), which register a pod
+	// informer filtered on the revision UID label: sharedmain sets up every registered informer,
+	// and panics ("Unable to fetch labelkey from context") unless the selector is in ctx.
+	ctx = filteredinformerfactory.WithSelectors(ctx, serving.RevisionUID)
 	sharedmain.MainWithConfig(ctx, "controller", cfg,
 		configuration.NewController,
 		labeler.NewController,

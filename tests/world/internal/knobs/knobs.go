@@ -1,21 +1,31 @@
-// Package knobs holds the test-only switches that the three fakes of the test cluster (kubelet,
-// autoscaler, ingress) read live, per namespace, from a ConfigMap named "isvc-sim". Nothing here is
+// Package knobs holds the test-only switches that the two fakes of the test cluster (kubelet,
+// ingress) read live, per namespace, from a ConfigMap named "isvc-sim". Nothing here is
 // on the InferenceService: its annotations would cut new revisions. The rules are keyed by a
 // substring of the model's storage URI, so a revision's behaviour is known before it exists.
 //
 // Keys of the ConfigMap "isvc-sim" (in the namespace it applies to):
 //
+//	ingressDelay: "500ms"
+//	    How long a changed Knative Ingress takes to be programmed (its LoadBalancerReady is Unknown
+//	    meanwhile, and requests follow the previous configuration). Default DefaultIngressDelay.
+//	terminationDelay: "2s"
+//	    How long the containers of a deleted pod take to exit (the pod is Terminating meanwhile);
+//	    never longer than the pod's grace period. Default DefaultTerminationDelay.
 //	paused: "true"
-//	    None of the fakes writes anything in this namespace (no pod binding, pod status or pod
-//	    deletion, no PodAutoscaler/ServerlessService/Deployment write, no Ingress status), so a test
-//	    can read twice with nothing changing in between. The ingress still answers requests.
+//	    Neither fake writes anything in this namespace (no pod status or pod deletion, no Ingress
+//	    status), so a test can read twice with nothing changing in between (Knative's, KServe's and
+//	    Kubernetes' own controllers still write). The ingress still answers requests.
 //	rules: a JSON array; the first rule whose "match" is a substring of the storage URI wins
 //	    ("" matches every URI):
 //	    [{"match": "model-2", "readyDelay": "5s", "fail": true, "flap": "3s",
 //	      "errorRate": 0.5, "latency": "200ms"}]
 //	    readyDelay  time from "containers started" to "pod ready" (default 0)
 //	    fail        the model never loads: the storage-initializer init container crash-loops
-//	                (Init:CrashLoopBackOff, exit code 1, restarts growing)
+//	                (Init:CrashLoopBackOff, exit code 1, the kubelet's back-off)
+//	    oomAfter    the model container is OOMKilled (exit 137) this long after each start, and
+//	                crash-loops (CrashLoopBackOff)
+//	    imagePull   the model container's image cannot be pulled (ErrImagePull, ImagePullBackOff)
+//	    neverReady  the containers run but the readiness probe never passes
 //	    flap        once ready, pod readiness toggles with this period (ready, not ready, ...)
 //	    errorRate   fraction (0..1) of requests the ingress answers with HTTP 500
 //	    latency     delay the ingress adds before answering
@@ -53,6 +63,9 @@ type Rule struct {
 	Match      string
 	ReadyDelay time.Duration
 	Fail       bool
+	OOMAfter   time.Duration
+	ImagePull  bool
+	NeverReady bool
 	Flap       time.Duration
 	ErrorRate  float64
 	Latency    time.Duration
@@ -60,14 +73,26 @@ type Rule struct {
 
 // Config is the parsed content of one namespace's ConfigMap.
 type Config struct {
-	Paused bool
-	Rules  []Rule
+	Paused           bool
+	IngressDelay     time.Duration
+	TerminationDelay time.Duration
+	Rules            []Rule
 }
+
+// Defaults of the namespace-wide durations: a gateway programs a change in a fraction of a
+// second; a model server exits within a couple of seconds of its SIGTERM.
+const (
+	DefaultIngressDelay     = 500 * time.Millisecond
+	DefaultTerminationDelay = 2 * time.Second
+)
 
 type jsonRule struct {
 	Match      string  `json:"match"`
 	ReadyDelay string  `json:"readyDelay"`
 	Fail       bool    `json:"fail"`
+	OOMAfter   string  `json:"oomAfter"`
+	ImagePull  bool    `json:"imagePull"`
+	NeverReady bool    `json:"neverReady"`
 	Flap       string  `json:"flap"`
 	ErrorRate  float64 `json:"errorRate"`
 	Latency    string  `json:"latency"`
@@ -75,7 +100,20 @@ type jsonRule struct {
 
 // Parse reads a ConfigMap's data. On an error in "rules" it still returns the pause switch.
 func Parse(data map[string]string) (Config, error) {
-	cfg := Config{Paused: strings.TrimSpace(strings.ToLower(data["paused"])) == "true"}
+	cfg := Config{Paused: strings.TrimSpace(strings.ToLower(data["paused"])) == "true",
+		IngressDelay: DefaultIngressDelay, TerminationDelay: DefaultTerminationDelay}
+	for _, d := range []struct {
+		key  string
+		into *time.Duration
+	}{{"ingressDelay", &cfg.IngressDelay}, {"terminationDelay", &cfg.TerminationDelay}} {
+		if text := strings.TrimSpace(data[d.key]); text != "" {
+			v, err := time.ParseDuration(text)
+			if err != nil || v < 0 {
+				return cfg, fmt.Errorf("%s: %q is not a duration >= 0", d.key, text)
+			}
+			*d.into = v
+		}
+	}
 	raw := strings.TrimSpace(data["rules"])
 	if raw == "" {
 		return cfg, nil
@@ -85,7 +123,7 @@ func Parse(data map[string]string) (Config, error) {
 		return cfg, fmt.Errorf("rules: %w", err)
 	}
 	for i, r := range rules {
-		rule := Rule{Match: r.Match, Fail: r.Fail, ErrorRate: r.ErrorRate}
+		rule := Rule{Match: r.Match, Fail: r.Fail, ImagePull: r.ImagePull, NeverReady: r.NeverReady, ErrorRate: r.ErrorRate}
 		if r.ErrorRate < 0 || r.ErrorRate > 1 {
 			return cfg, fmt.Errorf("rules[%d].errorRate: %v is not within 0..1", i, r.ErrorRate)
 		}
@@ -93,7 +131,7 @@ func Parse(data map[string]string) (Config, error) {
 			name string
 			text string
 			into *time.Duration
-		}{{"readyDelay", r.ReadyDelay, &rule.ReadyDelay}, {"flap", r.Flap, &rule.Flap}, {"latency", r.Latency, &rule.Latency}} {
+		}{{"readyDelay", r.ReadyDelay, &rule.ReadyDelay}, {"flap", r.Flap, &rule.Flap}, {"latency", r.Latency, &rule.Latency}, {"oomAfter", r.OOMAfter, &rule.OOMAfter}} {
 			if d.text == "" {
 				continue
 			}
@@ -192,11 +230,14 @@ func (s *Store) set(obj any, deleted bool) {
 	}
 }
 
-// Get returns the Config of a namespace (the zero Config when it has no ConfigMap).
+// Get returns the Config of a namespace (the defaults when it has no ConfigMap).
 func (s *Store) Get(namespace string) Config {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.byNS[namespace]
+	if cfg, ok := s.byNS[namespace]; ok {
+		return cfg
+	}
+	return Config{IngressDelay: DefaultIngressDelay, TerminationDelay: DefaultTerminationDelay}
 }
 
 // Paused tells whether the fakes must not write anything in the namespace.

@@ -1,10 +1,13 @@
-// Package kubelet is the test cluster's fake kubelet: one Ready Node ("sim-node") whose Lease and
-// Ready heartbeat are renewed, every unbound pod bound to it through pods/binding, and pod status
-// written through pods/status as a real kubelet would: Pending → Init:0/1 (the storage initializer
-// KServe injected) → Running 2/2 and ready, with an IP from 192.0.2.0/24 that nothing connects to.
-// A model that fails to load (knob "fail" or a storage URI containing "sim-fail") leaves the pod in
-// Init:CrashLoopBackOff with growing restarts. Deleted pods stay Terminating for a short grace and
-// are then removed. See package knobs for the per-namespace switches.
+// Package kubelet is the test cluster's fake kubelet: one Ready Node ("sim-node", fixed large
+// allocatable) whose Lease and Ready heartbeat are renewed, and, for every pod kube-scheduler bound
+// to it, pod status written through pods/status as a real kubelet would: Pending → Init:0/1 (the
+// storage initializer KServe injected) → Running 2/2 and ready, with an IP from 192.0.2.0/24 that
+// nothing connects to. Failures (knobs) follow the kubelet's crash-loop back-off: a model that
+// fails to load (knob "fail" or a storage URI containing "sim-fail") leaves the pod in
+// Init:CrashLoopBackOff; "oomAfter" OOMKills the model container; "imagePull" never pulls its
+// image; "neverReady" never passes readiness. Deleted pods stay Terminating until their containers
+// exit (knob terminationDelay, never past the grace period) and are then removed. See package
+// knobs for the per-namespace switches.
 package kubelet
 
 import (
@@ -149,7 +152,7 @@ func (k *kubelet) sync(ctx context.Context, key types.NamespacedName) (time.Dura
 	}
 	now := time.Now()
 	if pod.DeletionTimestamp != nil {
-		if wait := DeleteAt(pod).Sub(now); wait > 0 {
+		if wait := DeleteAt(pod, k.knobs.Get(pod.Namespace).TerminationDelay).Sub(now); wait > 0 {
 			return wait, nil
 		}
 		uid := pod.UID
@@ -164,11 +167,7 @@ func (k *kubelet) sync(ctx context.Context, key types.NamespacedName) (time.Dura
 		return 0, nil
 	}
 	if pod.Spec.NodeName == "" {
-		binding := &corev1.Binding{
-			ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID},
-			Target:     corev1.ObjectReference{Kind: "Node", Name: NodeName},
-		}
-		return 0, k.cs.CoreV1().Pods(pod.Namespace).Bind(ctx, binding, metav1.CreateOptions{})
+		return 0, nil // kube-scheduler binds it (or reports it Unschedulable)
 	}
 	ip := pod.Status.PodIP
 	if ip == "" {

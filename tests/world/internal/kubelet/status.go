@@ -21,12 +21,16 @@ const (
 	// ModelContainer is KServe's model server container.
 	ModelContainer = "kserve-container"
 
-	// InitDuration is how long init containers "run" (long enough for Init:0/1 to be seen).
+	// InitDuration is how long init containers "run" (long enough for Init:0/1 to be seen), and
+	// how long a model that fails to load runs before it exits.
 	InitDuration = time.Second
-	// CrashPeriod is the time between two restarts of a container that fails to load a model.
-	CrashPeriod = 10 * time.Second
-	// TerminatingGrace is how long a deleted pod stays Terminating before it is removed.
-	TerminatingGrace = 1500 * time.Millisecond
+	// BackOffInitial, BackOffMax and BackOffReset are the kubelet's crash-loop back-off: 10 s
+	// after the first exit, doubling up to 5 min; a container that ran 10 min starts over at 10 s.
+	BackOffInitial = 10 * time.Second
+	BackOffMax     = 5 * time.Minute
+	BackOffReset   = 10 * time.Minute
+	// PullFailure is how long a failed image pull shows ErrImagePull before ImagePullBackOff.
+	PullFailure = 2 * time.Second
 )
 
 // StorageURI returns the model URI of a pod: KServe's annotation, else the storage initializer's
@@ -43,14 +47,57 @@ func StorageURI(pod *corev1.Pod) string {
 	return ""
 }
 
-// DeleteAt is when a pod being deleted is removed for good: a short grace after the delete
-// request (the request time is deletionTimestamp minus the grace period the API server granted).
-func DeleteAt(pod *corev1.Pod) time.Time {
-	ts := pod.DeletionTimestamp.Time
+// DeleteAt is when a pod being deleted is removed for good: once its containers have exited,
+// `exit` after the delete request, but never past the grace period the API server granted (the
+// request time is deletionTimestamp minus that grace period).
+func DeleteAt(pod *corev1.Pod, exit time.Duration) time.Time {
+	end := pod.DeletionTimestamp.Time
 	if g := pod.DeletionGracePeriodSeconds; g != nil {
-		ts = ts.Add(-time.Duration(*g) * time.Second)
+		requested := end.Add(-time.Duration(*g) * time.Second)
+		if at := requested.Add(exit); at.Before(end) {
+			return at
+		}
 	}
-	return ts.Add(TerminatingGrace)
+	return end
+}
+
+// BackOff is the kubelet's wait before restarting a container after its n-th exit (n >= 1).
+func BackOff(n int) time.Duration {
+	d := BackOffInitial
+	for i := 1; i < n && d < BackOffMax; i++ {
+		d *= 2
+	}
+	return min(d, BackOffMax)
+}
+
+// Attempt is one run of a container: started and (if it did) finished.
+type Attempt struct {
+	Start, End time.Time
+	Ended      bool
+}
+
+// CrashLoop is where a container that exits `run` after each start stands at `now`, started
+// first at `first` and restarted after the kubelet's back-off: its restart count, the current
+// attempt (running, or the last one ended while it waits), the one before, and when this changes.
+func CrashLoop(first time.Time, run time.Duration, now time.Time) (restarts int32, cur, prev Attempt, next time.Time) {
+	start, failures := first, 0
+	var last Attempt
+	for i := int32(0); ; i++ {
+		end := start.Add(run)
+		a := Attempt{Start: start, End: end, Ended: !now.Before(end)}
+		if !a.Ended {
+			return i, a, last, end
+		}
+		failures++
+		if run >= BackOffReset {
+			failures = 1
+		}
+		restartAt := end.Add(BackOff(failures))
+		if now.Before(restartAt) {
+			return i, a, last, restartAt
+		}
+		last, start = a, restartAt
+	}
 }
 
 // failingInit returns the index of the init container that fails to load the model
@@ -67,15 +114,27 @@ func failingInit(pod *corev1.Pod) int {
 	return -1
 }
 
+// modelIndex is the index of the model container (kserve-container, else the first container).
+func modelIndex(pod *corev1.Pod) int {
+	for i, c := range pod.Spec.Containers {
+		if c.Name == ModelContainer {
+			return i
+		}
+	}
+	return 0
+}
+
 // DesiredStatus computes the status of a bound pod at time now, given its knob rule and the IP it
 // was given. The pod's own status.startTime is the clock origin (set on the first write). It also
 // returns when the status changes next by itself (0: never).
 //
 // Timeline: startTime → init containers running for InitDuration (Init:0/N) → containers running,
-// ready after rule.ReadyDelay, then ready toggling every rule.Flap if set. With rule.Fail, the
-// storage initializer ends with exit code 1 and crash-loops instead (Init:CrashLoopBackOff,
-// restartCount growing every CrashPeriod); a pod without init containers crash-loops its model
-// container instead.
+// ready after rule.ReadyDelay, then ready toggling every rule.Flap if set. Failures, with the
+// kubelet's crash-loop back-off (BackOff): rule.Fail, the storage initializer exits 1 after
+// InitDuration and crash-loops (Init:CrashLoopBackOff; without init containers, the model
+// container does); rule.OOMAfter, the model container is OOMKilled (137) that long after each
+// start (CrashLoopBackOff); rule.ImagePull, the model container's image is never pulled
+// (ErrImagePull, then ImagePullBackOff until the next try); rule.NeverReady, nothing is ever ready.
 func DesiredStatus(pod *corev1.Pod, rule knobs.Rule, ip, hostIP string, now time.Time) (corev1.PodStatus, time.Duration) {
 	st := *pod.Status.DeepCopy()
 	start := now.Truncate(time.Second)
@@ -93,58 +152,60 @@ func DesiredStatus(pod *corev1.Pod, rule knobs.Rule, ip, hostIP string, now time
 			next = d
 		}
 	}
-
 	hasInit := len(pod.Spec.InitContainers) > 0
+	failIdx := -1
+	if rule.Fail && hasInit {
+		failIdx = failingInit(pod)
+	}
+	// crash fills a crash-looping container's status: running (the current attempt), or waiting
+	// in CrashLoopBackOff with the attempt that ended as its last state.
+	crash := func(cs *corev1.ContainerStatus, first time.Time, run time.Duration, exit int32, reason, msg string) bool {
+		restarts, cur, prev, at := CrashLoop(first, run, now)
+		wake(at)
+		terminated := func(a Attempt) corev1.ContainerState {
+			return corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: exit, Reason: reason, Message: msg,
+				StartedAt: metav1.Time{Time: a.Start}, FinishedAt: metav1.Time{Time: a.End}, ContainerID: cs.ContainerID}}
+		}
+		cs.RestartCount = restarts
+		if !cur.Ended {
+			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.Time{Time: cur.Start}}
+			cs.Started = ptr(true)
+			if restarts > 0 {
+				cs.LastTerminationState = terminated(prev)
+			}
+			return true
+		}
+		cs.LastTerminationState = terminated(cur)
+		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
+			Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", BackOff(int(restarts)+1), cs.Name, pod.Name, pod.Namespace, pod.UID)}
+		cs.Started = ptr(false)
+		return false
+	}
+	loadFailure := fmt.Sprintf("RuntimeError: Failed to fetch model. No model found in %s.", StorageURI(pod))
+
+	// Init containers.
 	containersAt := start // when the regular containers start
 	if hasInit {
 		containersAt = start.Add(InitDuration)
 	}
-	initDone := !now.Before(containersAt)
+	initOK := failIdx < 0 && !now.Before(containersAt)
 	wake(containersAt)
-
-	crashing := rule.Fail && initDone
-	failIdx := -1
-	if rule.Fail {
-		failIdx = failingInit(pod)
-	}
-	crashFor := func(name string) (corev1.ContainerState, corev1.ContainerState, int32) {
-		restarts := int32(now.Sub(containersAt)/CrashPeriod) + 1
-		lastEnd := containersAt.Add(time.Duration(restarts-1) * CrashPeriod)
-		wake(lastEnd.Add(CrashPeriod))
-		last := corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
-			ExitCode: 1, Reason: "Error",
-			Message:     fmt.Sprintf("RuntimeError: Failed to fetch model. No model found in %s.", StorageURI(pod)),
-			StartedAt:   metav1.Time{Time: lastEnd.Add(-InitDuration)},
-			FinishedAt:  metav1.Time{Time: lastEnd},
-			ContainerID: containerID(pod, name),
-		}}
-		waiting := corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
-			Reason:  "CrashLoopBackOff",
-			Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", CrashPeriod, name, pod.Name, pod.Namespace, pod.UID),
-		}}
-		return waiting, last, restarts
-	}
-
-	// Init containers.
-	initOK := initDone && failIdx < 0
 	var pendingInit []string
 	st.InitContainerStatuses = nil
 	for i, c := range pod.Spec.InitContainers {
 		cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: imageID(c.Image), ContainerID: containerID(pod, c.Name)}
 		switch {
-		case !initDone:
+		case i == failIdx:
+			crash(&cs, start, InitDuration, 1, "Error", loadFailure)
+			pendingInit = append(pendingInit, c.Name)
+		case failIdx >= 0 && i > failIdx:
+			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "PodInitializing"}
+			cs.ContainerID, cs.ImageID = "", ""
+			cs.Started = ptr(false)
+			pendingInit = append(pendingInit, c.Name)
+		case !initOK:
 			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.Time{Time: start}}
 			cs.Started = ptr(true)
-			pendingInit = append(pendingInit, c.Name)
-		case crashing && i == failIdx:
-			cs.State, cs.LastTerminationState, cs.RestartCount = crashFor(c.Name)
-			cs.ContainerID = ""
-			cs.Started = ptr(false)
-			pendingInit = append(pendingInit, c.Name)
-		case crashing && i > failIdx:
-			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "PodInitializing"}
-			cs.ContainerID = ""
-			cs.Started = ptr(false)
 			pendingInit = append(pendingInit, c.Name)
 		default:
 			cs.State.Terminated = &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed",
@@ -155,35 +216,55 @@ func DesiredStatus(pod *corev1.Pod, rule knobs.Rule, ip, hostIP string, now time
 		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
 	}
 	if !hasInit {
-		initOK = !rule.Fail
+		initOK = true
 	}
 
 	// Regular containers.
+	model := modelIndex(pod)
 	readyAt := containersAt.Add(rule.ReadyDelay)
-	ready := initOK && !now.Before(readyAt)
-	if initOK {
-		wake(readyAt)
-	}
-	if ready && rule.Flap > 0 {
-		n := now.Sub(readyAt) / rule.Flap
-		ready = n%2 == 0
-		wake(readyAt.Add((n + 1) * rule.Flap))
-	}
-	crashMain := rule.Fail && !hasInit
 	var notReady []string
+	allStarted := true
 	st.ContainerStatuses = nil
-	for _, c := range pod.Spec.Containers {
+	for i, c := range pod.Spec.Containers {
 		cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: imageID(c.Image), ContainerID: containerID(pod, c.Name), Started: ptr(false)}
+		runStart := containersAt
+		running := true
 		switch {
-		case hasInit && !initOK:
+		case !initOK:
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "PodInitializing"}
 			cs.ImageID, cs.ContainerID = "", ""
-		case crashMain && (c.Name == ModelContainer || (c.Name == pod.Spec.Containers[0].Name && !hasContainer(pod, ModelContainer))):
-			cs.State, cs.LastTerminationState, cs.RestartCount = crashFor(c.Name)
+			running = false
+		case i == model && rule.ImagePull:
+			cs.State.Waiting = pullFailure(c.Image, containersAt, now, wake)
+			cs.ImageID, cs.ContainerID = "", ""
+			running = false
+		case i == model && rule.Fail && !hasInit:
+			running = crash(&cs, containersAt, InitDuration, 1, "Error", loadFailure)
+		case i == model && rule.OOMAfter > 0:
+			running = crash(&cs, containersAt, rule.OOMAfter, 137, "OOMKilled", "")
+			if running {
+				runStart = cs.State.Running.StartedAt.Time
+			}
 		default:
 			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.Time{Time: containersAt}}
 			cs.Started = ptr(true)
-			cs.Ready = ready && !crashMain
+		}
+		if !running && cs.State.Waiting != nil && cs.LastTerminationState.Terminated == nil && cs.RestartCount == 0 {
+			allStarted = false
+		}
+		if running {
+			at := readyAt
+			if r := runStart.Add(rule.ReadyDelay); r.After(at) {
+				at = r
+			}
+			ready := !now.Before(at) && !rule.NeverReady
+			wake(at)
+			if ready && rule.Flap > 0 {
+				n := now.Sub(at) / rule.Flap
+				ready = n%2 == 0
+				wake(at.Add((n + 1) * rule.Flap))
+			}
+			cs.Ready = ready
 		}
 		if !cs.Ready {
 			notReady = append(notReady, c.Name)
@@ -191,7 +272,7 @@ func DesiredStatus(pod *corev1.Pod, rule knobs.Rule, ip, hostIP string, now time
 		st.ContainerStatuses = append(st.ContainerStatuses, cs)
 	}
 
-	if hasInit && !initOK {
+	if !initOK || !allStarted {
 		st.Phase = corev1.PodPending
 	} else {
 		st.Phase = corev1.PodRunning
@@ -213,6 +294,19 @@ func DesiredStatus(pod *corev1.Pod, rule knobs.Rule, ip, hostIP string, now time
 		}
 	}
 	return st, next
+}
+
+// pullFailure is the waiting state of a container whose image cannot be pulled: each pull, tried
+// after the kubelet's back-off (as for crashes), fails with ErrImagePull, then the container waits
+// in ImagePullBackOff until the next try.
+func pullFailure(image string, first time.Time, now time.Time, wake func(time.Time)) *corev1.ContainerStateWaiting {
+	_, cur, _, at := CrashLoop(first, PullFailure, now)
+	wake(at)
+	if !cur.Ended {
+		return &corev1.ContainerStateWaiting{Reason: "ErrImagePull",
+			Message: fmt.Sprintf("failed to pull and unpack image %q: failed to resolve reference %q: not found", image, image)}
+	}
+	return &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: fmt.Sprintf("Back-off pulling image %q", image)}
 }
 
 func hasContainer(pod *corev1.Pod, name string) bool {

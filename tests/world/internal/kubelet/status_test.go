@@ -164,19 +164,25 @@ func TestFailingModelCrashLoops(t *testing.T) {
 			if s != "Init:CrashLoopBackOff" || r != "0/2" || pod.Status.Phase != corev1.PodPending {
 				t.Fatalf("crash: %s %s %s", s, r, pod.Status.Phase)
 			}
+			// The first run ended at 1 s: no restart yet, the next one 10 s later.
 			ic := pod.Status.InitContainerStatuses[0]
-			if ic.RestartCount != 1 || ic.LastTerminationState.Terminated == nil || ic.LastTerminationState.Terminated.ExitCode != 1 {
+			if ic.RestartCount != 0 || ic.LastTerminationState.Terminated == nil || ic.LastTerminationState.Terminated.ExitCode != 1 {
 				t.Fatalf("init status: %+v", ic)
 			}
 			if !strings.Contains(ic.LastTerminationState.Terminated.Message, tc.uri) {
 				t.Fatalf("message should name the model: %q", ic.LastTerminationState.Terminated.Message)
 			}
-			if next != CrashPeriod-2*time.Second {
+			if next != InitDuration+BackOffInitial-3*time.Second {
 				t.Fatalf("next %v", next)
 			}
-			step(pod, tc.rule, t0.Add(InitDuration+25*time.Second))
-			if got := pod.Status.InitContainerStatuses[0].RestartCount; got != 3 {
-				t.Fatalf("restarts after 25s: %d", got)
+			// Restarts at 11 s and 32 s (back-off 10 s, then 20 s).
+			step(pod, tc.rule, t0.Add(26*time.Second))
+			if got := pod.Status.InitContainerStatuses[0].RestartCount; got != 1 {
+				t.Fatalf("restarts after 26s: %d", got)
+			}
+			step(pod, tc.rule, t0.Add(32*time.Second))
+			if s, _ := kubectlStatus(pod); s != "Init:0/1" || pod.Status.InitContainerStatuses[0].RestartCount != 2 {
+				t.Fatalf("third run: %s %+v", s, pod.Status.InitContainerStatuses[0])
 			}
 			if cond(pod, corev1.PodReady) != corev1.ConditionFalse || cond(pod, corev1.PodInitialized) != corev1.ConditionFalse {
 				t.Fatalf("conditions: %+v", pod.Status.Conditions)
@@ -236,8 +242,76 @@ func TestConditionTransitionTimesKept(t *testing.T) {
 func TestDeleteAt(t *testing.T) {
 	ts := metav1.NewTime(t0.Add(30 * time.Second))
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{DeletionTimestamp: &ts, DeletionGracePeriodSeconds: ptr(int64(30))}}
-	if got := DeleteAt(pod); !got.Equal(t0.Add(TerminatingGrace)) {
+	if got := DeleteAt(pod, 2*time.Second); !got.Equal(t0.Add(2 * time.Second)) {
 		t.Fatalf("DeleteAt = %v", got)
+	}
+	// Never past the grace period.
+	if got := DeleteAt(pod, time.Minute); !got.Equal(ts.Time) {
+		t.Fatalf("DeleteAt past the grace period = %v", got)
+	}
+}
+
+// The kubelet's back-off: 10 s after the first exit, doubling to 5 min.
+func TestCrashLoopBackOff(t *testing.T) {
+	starts := []time.Duration{0, 11, 32, 73, 154, 315, 616, 917}
+	for i, at := range starts {
+		restarts, cur, _, _ := CrashLoop(t0, time.Second, t0.Add(at*time.Second))
+		if restarts != int32(i) || cur.Ended || !cur.Start.Equal(t0.Add(at*time.Second)) {
+			t.Fatalf("at %ds: restarts %d, attempt %+v", at, restarts, cur)
+		}
+		if i > 0 {
+			restarts, cur, _, next := CrashLoop(t0, time.Second, t0.Add(at*time.Second-time.Millisecond))
+			if restarts != int32(i-1) || !cur.Ended || !next.Equal(t0.Add(at*time.Second)) {
+				t.Fatalf("just before %ds: restarts %d, attempt %+v, next %v", at, restarts, cur, next)
+			}
+		}
+	}
+	// A container that ran 10 minutes starts over at 10 s.
+	if _, cur, _, next := CrashLoop(t0, BackOffReset, t0.Add(BackOffReset+time.Second)); !cur.Ended || !next.Equal(t0.Add(BackOffReset+BackOffInitial)) {
+		t.Fatalf("reset: %+v %v", cur, next)
+	}
+}
+
+func TestFailureKnobs(t *testing.T) {
+	// OOMKilled 5 s after each start, exit 137, CrashLoopBackOff.
+	pod := kservePod()
+	rule := knobs.Rule{OOMAfter: 5 * time.Second}
+	step(pod, rule, t0)
+	step(pod, rule, t0.Add(3*time.Second))
+	if s, r := kubectlStatus(pod); s != "Running" || r != "2/2" {
+		t.Fatalf("before the OOM: %s %s", s, r)
+	}
+	step(pod, rule, t0.Add(7*time.Second))
+	mc := pod.Status.ContainerStatuses[0]
+	if s, r := kubectlStatus(pod); s != "CrashLoopBackOff" || r != "1/2" || mc.LastTerminationState.Terminated == nil ||
+		mc.LastTerminationState.Terminated.ExitCode != 137 || mc.LastTerminationState.Terminated.Reason != "OOMKilled" {
+		t.Fatalf("after the OOM: %s %s %+v", s, r, mc)
+	}
+	step(pod, rule, t0.Add(17*time.Second))
+	if s, _ := kubectlStatus(pod); s != "Running" || pod.Status.ContainerStatuses[0].RestartCount != 1 {
+		t.Fatalf("restarted: %s %+v", s, pod.Status.ContainerStatuses[0])
+	}
+
+	// The image is never pulled: ErrImagePull, then ImagePullBackOff; the pod stays Pending.
+	pod = kservePod()
+	rule = knobs.Rule{ImagePull: true}
+	step(pod, rule, t0)
+	step(pod, rule, t0.Add(2*time.Second))
+	if s, r := kubectlStatus(pod); s != "ErrImagePull" || r != "1/2" || pod.Status.Phase != corev1.PodPending {
+		t.Fatalf("pull: %s %s %s", s, r, pod.Status.Phase)
+	}
+	step(pod, rule, t0.Add(5*time.Second))
+	if s, _ := kubectlStatus(pod); s != "ImagePullBackOff" || pod.Status.Phase != corev1.PodPending {
+		t.Fatalf("back-off: %s %s", s, pod.Status.Phase)
+	}
+
+	// The readiness probe never passes.
+	pod = kservePod()
+	rule = knobs.Rule{NeverReady: true}
+	step(pod, rule, t0)
+	step(pod, rule, t0.Add(time.Hour))
+	if s, r := kubectlStatus(pod); s != "Running" || r != "0/2" || cond(pod, corev1.PodReady) != corev1.ConditionFalse {
+		t.Fatalf("never ready: %s %s", s, r)
 	}
 }
 
