@@ -229,7 +229,7 @@ pub enum Command {
         override_usage = "kubectl isvc-canary rollout [NAME] --model-uri URI [--steps LIST | --plan FILE] [flags]",
         after_help = ROLLOUT_HELP
     )]
-    Rollout(RolloutArgs),
+    Rollout(Box<RolloutArgs>),
     /// Hold a running rollout at its current step (until `resume`)
     #[command(
         override_usage = "kubectl isvc-canary pause [NAME] [flags]",
@@ -555,6 +555,36 @@ pub struct RolloutArgs {
     /// --resolve); default: $INGRESS_HOST:$INGRESS_PORT when both are set, else the URL's host
     #[arg(long, value_name = "HOST:PORT")]
     pub ingress: Option<String>,
+    /// A metric gate: a preset (success-rate, error-rate, latency-p50, latency-p95, latency-p99) and
+    /// a threshold, absolute ('success-rate >= 0.99') or against stable ('latency-p99 <= 1.2 x
+    /// stable'); repeatable
+    #[arg(long = "metric", value_name = "PRESET THRESHOLD")]
+    pub metric: Vec<String>,
+    /// Prometheus's URL (http), for metric gates
+    #[arg(long, value_name = "URL", conflicts_with = "prometheus_service")]
+    pub prometheus: Option<String>,
+    /// Prometheus as a Service, reached through the API server's service proxy with the
+    /// kubeconfig's credentials (no port-forward)
+    #[arg(long, value_name = "NS/NAME:PORT")]
+    pub prometheus_service: Option<String>,
+    /// The window of metric gates' queries (default 1m)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub metric_window: Option<Duration>,
+    /// Fewer requests than this in the window makes a metric gate inconclusive (default 10)
+    #[arg(long, value_name = "N")]
+    pub min_requests: Option<u64>,
+    /// Inconclusive results of a metric gate in one step before --on-inconclusive applies
+    /// (default: none, the step holds up to --timeout)
+    #[arg(long, value_name = "N")]
+    pub inconclusive_limit: Option<u32>,
+    /// What a metric gate at its inconclusive limit does: hold (up to --timeout, exit 3) or fail
+    /// (roll back, exit 4)
+    #[arg(long, value_enum, value_name = "ACTION")]
+    pub on_inconclusive: Option<crate::rollout::metric::OnInconclusive>,
+    /// How the presets find a revision's series: target-info (a join on target_info, any scrape
+    /// of queue-proxy) or labels (namespace and revision relabelled from the pod's labels)
+    #[arg(long, value_enum, value_name = "SCRAPE")]
+    pub metric_scrape: Option<crate::rollout::metric::Scrape>,
     /// Continue the rollout recorded in the lease from its step (after a killed job)
     #[arg(long, conflicts_with_all = ["model_uri", "steps", "plan"])]
     pub resume: bool,

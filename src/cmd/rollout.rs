@@ -22,7 +22,10 @@ use crate::resolve::resolve;
 use crate::rollout::events::{RolloutEvent, gate_message, k8s_event, kind_of, reason};
 use crate::rollout::gate::{self, GateContext, Tally, Verdict};
 use crate::rollout::lease::{self, Held, holder_identity};
-use crate::rollout::plan::{Defaults, GateSpec, Plan, Smoke, Step, parse_plan_file, parse_steps, validate};
+use crate::rollout::metric::{OnInconclusive, Prometheus, parse_service};
+use crate::rollout::plan::{
+    Defaults, GateSpec, MetricDefaults, Plan, Smoke, Step, parse_metric_flag, parse_plan_file, parse_steps, validate,
+};
 use crate::rollout::state::{Phase, RolloutState, StepRecord, micro_time, push_history};
 use crate::rollout::view::{Live, render};
 use crate::rules::{
@@ -46,11 +49,19 @@ pub async fn run(ctx: &Ctx, args: &RolloutArgs) -> Result<Exit> {
             return Err(fail(Exit::Usage, "--model-uri is required (or --resume to continue a recorded rollout)"));
         };
         validate_model_uri(model)?;
-        Some((model.clone(), plan_of(args)?))
+        let plan = plan_of(args)?;
+        if plan.gates.iter().any(|g| matches!(g, GateSpec::Metric(_)))
+            && args.prometheus.is_none()
+            && args.prometheus_service.is_none()
+        {
+            return Err(fail(Exit::Usage, "metric gates need --prometheus URL or --prometheus-service NS/NAME:PORT"));
+        }
+        Some((model.clone(), plan))
     };
     if args.lease_duration < Duration::from_secs(3) {
         return Err(fail(Exit::Usage, "--lease-duration must be at least 3s"));
     }
+    let prometheus = prometheus_of(args, &ctx.kube)?;
     let isvc = resolve(&ctx.kube, &ctx.term, args.name.as_deref()).await?;
     check_mode(&isvc)?;
     // Asked once, at a terminal without --yes; the steps are not asked one by one.
@@ -86,6 +97,7 @@ pub async fn run(ctx: &Ctx, args: &RolloutArgs) -> Result<Exit> {
         connect: args.ingress.clone().or_else(ingress_from_env),
         gate_timeout: args.gate_timeout,
         base_dir,
+        prometheus,
         redraw: std::sync::Mutex::new((Redraw::default(), String::new())),
         split: std::sync::Mutex::new((None, String::new())),
         warned_events: std::sync::atomic::AtomicBool::new(false),
@@ -120,6 +132,7 @@ fn plan_of(args: &RolloutArgs) -> Result<Plan> {
         pause: args.pause.unwrap_or(Duration::ZERO),
         failure_limit: args.failure_limit.unwrap_or(1),
         interval: args.gate_interval.unwrap_or(Duration::from_secs(10)),
+        metric: metric_defaults(args),
     };
     let mut plan = match &args.plan {
         Some(path) => {
@@ -153,8 +166,40 @@ fn plan_of(args: &RolloutArgs) -> Result<Plan> {
         }));
     }
     plan.gates.extend(args.exec.iter().map(|c| GateSpec::Exec { command: c.clone() }));
+    for m in &args.metric {
+        plan.gates.push(parse_metric_flag(m, metric_defaults(args))?);
+    }
     validate(&plan)?;
     Ok(plan)
+}
+
+fn metric_defaults(args: &RolloutArgs) -> MetricDefaults {
+    let d = MetricDefaults::default();
+    MetricDefaults {
+        window: args.metric_window.unwrap_or(d.window),
+        min_requests: args.min_requests.unwrap_or(d.min_requests),
+        inconclusive_limit: args.inconclusive_limit.or(d.inconclusive_limit),
+        on_inconclusive: args.on_inconclusive.unwrap_or(d.on_inconclusive),
+        scrape: args.metric_scrape.unwrap_or(d.scrape),
+    }
+}
+
+/// Where metric gates ask: `--prometheus URL` or `--prometheus-service NS/NAME:PORT` (checked
+/// before any request).
+fn prometheus_of(args: &RolloutArgs, kube: &crate::client::Kube) -> Result<Option<Prometheus>> {
+    if let Some(url) = &args.prometheus {
+        if !url.starts_with("http://") {
+            return Err(fail(Exit::Usage, format!("--prometheus {url}: an http:// URL (or --prometheus-service)")));
+        }
+        return Ok(Some(Prometheus::Url(url.trim_end_matches('/').to_string())));
+    }
+    match &args.prometheus_service {
+        Some(text) => {
+            let (namespace, name, port) = parse_service(text).map_err(|e| fail(Exit::Usage, e))?;
+            Ok(Some(Prometheus::Service { kube: Box::new(kube.clone()), namespace, name, port }))
+        }
+        None => Ok(None),
+    }
 }
 
 /// Relative paths of a plan file (an exec command, a smoke input) are read from its directory.
@@ -294,6 +339,7 @@ struct Runner {
     connect: Option<String>,
     gate_timeout: Duration,
     base_dir: PathBuf,
+    prometheus: Option<Prometheus>,
     /// The view's redraw state and the text last drawn (drawn again only when it changes).
     redraw: std::sync::Mutex<(Redraw, String)>,
     /// The split the view shows, and when it was read.
@@ -574,6 +620,8 @@ impl Runner {
             connect: self.connect.clone(),
             timeout: self.gate_timeout,
             base_dir: self.base_dir.clone(),
+            stable: state.stable.clone(),
+            prometheus: self.prometheus.clone(),
         }
     }
 
@@ -665,6 +713,19 @@ impl Runner {
                     self.emit(reason::GATE_INCONCLUSIVE, Some(r.clone()), message).await;
                 }
                 _ => {}
+            }
+            // A metric gate inconclusive too often in this step fails when the plan says so.
+            if let GateSpec::Metric(m) = spec
+                && r.verdict == Verdict::Inconclusive
+                && m.on_inconclusive == OnInconclusive::Fail
+                && let Some(cap) = m.inconclusive_limit
+                && tally.inconclusive[i] >= cap
+            {
+                let at = self.lease.lock().await.state.where_();
+                return Ok(Some(format!(
+                    "gate {} was inconclusive {cap} times at {at} (the plan's limit): {}",
+                    r.gate, r.reason
+                )));
             }
             if reached.is_some() {
                 let at = self.lease.lock().await.state.where_();

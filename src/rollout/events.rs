@@ -180,6 +180,7 @@ mod tests {
             threshold: "HTTP 200".into(),
             reason: "GET http://latest-m".into(),
             answered_by: Some("m-predictor-00002".into()),
+            at: None,
         };
         assert_eq!(
             gate_message(&r),

@@ -1,7 +1,7 @@
 //! Gates: what decides whether a step may go on. Every gate answers pass, fail or inconclusive,
 //! with a value, the threshold it was held against and a reason; inconclusive holds the step and
-//! never passes it. The smoke and exec gates are here; metric gates (Prometheus) slot in as one
-//! more `GateSpec` whose evaluation returns the same `GateResult`.
+//! never passes it. The smoke and exec gates are here; metric gates (Prometheus) are in `metric`
+//! and return the same `GateResult`.
 
 use std::time::Duration;
 
@@ -33,6 +33,10 @@ pub struct GateResult {
     /// The revision that answered a request (the `Knative-Serving-Revision` header), when one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answered_by: Option<String>,
+    /// A metric gate's evaluation time (unix seconds, as sent to Prometheus's `time`), so that
+    /// the same query can be asked again for the same window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
 /// What a gate knows of the step it judges.
@@ -55,6 +59,10 @@ pub struct GateContext {
     pub timeout: Duration,
     /// The directory relative `--input` paths of a plan file are read from.
     pub base_dir: std::path::PathBuf,
+    /// The revision that keeps the rest of the traffic (a metric gate's relative threshold).
+    pub stable: Option<String>,
+    /// Where metric gates ask.
+    pub prometheus: Option<super::metric::Prometheus>,
 }
 
 /// Runs one gate.
@@ -62,11 +70,16 @@ pub async fn evaluate(spec: &GateSpec, ctx: &GateContext) -> GateResult {
     match spec {
         GateSpec::Smoke(smoke) => smoke_gate(smoke, ctx).await,
         GateSpec::Exec { command } => exec_gate(spec.name(), command, ctx).await,
+        GateSpec::Metric(m) => {
+            let stable = ctx.stable.as_deref();
+            super::metric::evaluate(m, ctx.prometheus.as_ref(), &ctx.namespace, &ctx.revision, stable, ctx.timeout)
+                .await
+        }
     }
 }
 
 fn result(gate: String, verdict: Verdict, value: String, threshold: String, reason: String) -> GateResult {
-    GateResult { gate, verdict, value, threshold, reason, answered_by: None }
+    GateResult { gate, verdict, value, threshold, reason, answered_by: None, at: None }
 }
 
 /// The path and method of a smoke request: a POST to predict/infer with a body, else a GET of
@@ -148,7 +161,7 @@ async fn smoke_gate(smoke: &Smoke, ctx: &GateContext) -> GateResult {
     } else {
         format!("{method} http://{host}{path}: {said}")
     };
-    GateResult { gate: name, verdict, value, threshold, reason, answered_by }
+    GateResult { gate: name, verdict, value, threshold, reason, answered_by, at: None }
 }
 
 /// One HTTP/1.1 request on a fresh connection to `connect`, with `host` as its Host: status,
@@ -239,19 +252,24 @@ async fn exec_gate(name: String, command: &str, ctx: &GateContext) -> GateResult
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {
     pub failures: Vec<u32>,
+    /// Inconclusive results per gate within the step (a metric gate's inconclusive limit).
+    #[serde(default)]
+    pub inconclusive: Vec<u32>,
     /// The last result of each gate (`None`: not run yet in this step).
     pub last: Vec<Option<GateResult>>,
 }
 
 impl Tally {
     pub fn new(gates: usize) -> Tally {
-        Tally { failures: vec![0; gates], last: vec![None; gates] }
+        Tally { failures: vec![0; gates], inconclusive: vec![0; gates], last: vec![None; gates] }
     }
 
     /// Records one result; the index of a gate that reached the failure limit, if one did.
     pub fn record(&mut self, index: usize, r: GateResult, limit: u32) -> Option<usize> {
-        if r.verdict == Verdict::Fail {
-            self.failures[index] += 1;
+        match r.verdict {
+            Verdict::Fail => self.failures[index] += 1,
+            Verdict::Inconclusive => self.inconclusive[index] += 1,
+            Verdict::Pass => {}
         }
         let reached = self.failures[index] >= limit;
         self.last[index] = Some(r);
@@ -300,6 +318,7 @@ mod tests {
         assert_eq!(t.record(1, r(Verdict::Inconclusive), 2), None);
         assert!(!t.all_pass());
         assert!(t.holding().unwrap().contains("inconclusive"));
+        assert_eq!(t.inconclusive, vec![0, 1], "inconclusive results are counted per gate");
         assert_eq!(t.record(1, r(Verdict::Pass), 2), None);
         assert!(t.all_pass());
         assert_eq!(t.record(0, r(Verdict::Fail), 2), None);
@@ -355,6 +374,8 @@ mod tests {
             connect: None,
             timeout: Duration::from_secs(10),
             base_dir: std::env::temp_dir(),
+            stable: None,
+            prometheus: None,
         };
         let pass = evaluate(
             &GateSpec::Exec { command: "test \"$ISVC_CANARY_STEP/$ISVC_CANARY_PERCENT\" = 2/50".into() },

@@ -5,6 +5,7 @@
 pub mod events;
 pub mod gate;
 pub mod lease;
+pub mod metric;
 pub mod plan;
 pub mod state;
 pub mod view;

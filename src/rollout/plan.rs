@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::metric::{Metric, OnInconclusive, PRESETS, Scrape, check_template, parse_threshold, preset};
 use crate::duration::{format_duration, parse_duration};
 use crate::error::{Exit, Fail};
 
@@ -30,6 +31,8 @@ pub enum GateSpec {
     Smoke(Smoke),
     /// A command whose exit code decides.
     Exec { command: String },
+    /// A PromQL query against a threshold (`metric`).
+    Metric(super::metric::Metric),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -63,6 +66,7 @@ impl GateSpec {
                 let short: String = command.chars().take(40).collect();
                 format!("exec '{short}'")
             }
+            GateSpec::Metric(m) => m.name.clone(),
         }
     }
 }
@@ -108,7 +112,7 @@ impl Plan {
 }
 
 /// Durations stored as seconds (fractions kept) in the Lease's JSON.
-mod secs {
+pub(crate) mod secs {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};
@@ -221,6 +225,109 @@ enum StepFile {
 enum GateFile {
     Smoke(Option<Smoke>),
     Exec(String),
+    Metric(MetricFile),
+}
+
+/// `metric: {preset: success-rate, threshold: '>= 0.99'}`, or a custom `query` (with a `name`,
+/// and optionally a `requests` query); the rest falls back on the flags.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct MetricFile {
+    #[serde(default)]
+    preset: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    query: Option<String>,
+    #[serde(default)]
+    requests: Option<String>,
+    threshold: String,
+    #[serde(default)]
+    window: Option<String>,
+    #[serde(default)]
+    min_requests: Option<u64>,
+    #[serde(default)]
+    inconclusive_limit: Option<u32>,
+    #[serde(default)]
+    on_inconclusive: Option<OnInconclusive>,
+    #[serde(default)]
+    scrape: Option<Scrape>,
+}
+
+/// What a metric gate falls back on (the flags' values).
+#[derive(Debug, Clone, Copy)]
+pub struct MetricDefaults {
+    pub window: Duration,
+    pub min_requests: u64,
+    pub inconclusive_limit: Option<u32>,
+    pub on_inconclusive: OnInconclusive,
+    pub scrape: Scrape,
+}
+
+impl Default for MetricDefaults {
+    fn default() -> MetricDefaults {
+        MetricDefaults {
+            window: Duration::from_secs(60),
+            min_requests: 10,
+            inconclusive_limit: None,
+            on_inconclusive: OnInconclusive::Hold,
+            scrape: Scrape::TargetInfo,
+        }
+    }
+}
+
+/// `--metric 'success-rate >= 0.99'`: a preset and its threshold.
+pub fn parse_metric_flag(text: &str, d: MetricDefaults) -> Result<GateSpec, Fail> {
+    let at = text.find(['<', '>']).ok_or_else(|| {
+        usage(format!("--metric '{text}': give a preset and a threshold, like 'success-rate >= 0.99'"))
+    })?;
+    let (name, threshold) = text.split_at(at);
+    metric_gate(Some(name.trim()), None, None, None, threshold, d, "--metric")
+}
+
+/// A metric gate from its parts; a preset or a custom query, checked.
+fn metric_gate(
+    preset_name: Option<&str>,
+    name: Option<String>,
+    query: Option<String>,
+    requests: Option<String>,
+    threshold: &str,
+    d: MetricDefaults,
+    what: &str,
+) -> Result<GateSpec, Fail> {
+    let threshold = parse_threshold(threshold).map_err(|e| usage(format!("{what}: the threshold {e}")))?;
+    let (name, query, requests) = match (preset_name, query) {
+        (Some(p), None) => {
+            let (q, n) = preset(p, d.scrape).ok_or_else(|| {
+                usage(format!("{what}: no preset '{p}' (presets: {}; or a custom query)", PRESETS.join(", ")))
+            })?;
+            (name.unwrap_or_else(|| p.to_string()), q, Some(n))
+        }
+        (None, Some(q)) => {
+            let name = name.ok_or_else(|| usage(format!("{what}: a custom query needs a name")))?;
+            (name, q, requests)
+        }
+        _ => return Err(usage(format!("{what}: give either a preset or a query"))),
+    };
+    for t in std::iter::once(&query).chain(requests.as_ref()) {
+        check_template(t).map_err(|e| usage(format!("{what} {name}: {e}")))?;
+    }
+    if d.window < Duration::from_secs(1) {
+        return Err(usage(format!("{what} {name}: the window must be at least 1s")));
+    }
+    if d.inconclusive_limit == Some(0) {
+        return Err(usage(format!("{what} {name}: the inconclusive limit must be at least 1")));
+    }
+    Ok(GateSpec::Metric(Metric {
+        name,
+        query,
+        requests,
+        threshold,
+        window: d.window,
+        min_requests: d.min_requests,
+        inconclusive_limit: d.inconclusive_limit,
+        on_inconclusive: d.on_inconclusive,
+    }))
 }
 
 /// Defaults a plan file falls back on (the flags' values).
@@ -229,6 +336,7 @@ pub struct Defaults {
     pub pause: Duration,
     pub failure_limit: u32,
     pub interval: Duration,
+    pub metric: MetricDefaults,
 }
 
 fn duration(field: &str, text: &str) -> Result<Duration, Fail> {
@@ -264,14 +372,26 @@ pub fn parse_plan_file(text: &str, d: Defaults) -> Result<Plan, Fail> {
             ),
         });
     }
-    let gates = file
-        .gates
-        .into_iter()
-        .map(|g| match g {
+    let mut gates = Vec::new();
+    for g in file.gates {
+        gates.push(match g {
             GateFile::Smoke(s) => GateSpec::Smoke(s.unwrap_or_else(|| Smoke { status: 200, ..Smoke::default() })),
             GateFile::Exec(command) => GateSpec::Exec { command },
-        })
-        .collect();
+            GateFile::Metric(m) => {
+                let md = MetricDefaults {
+                    window: match &m.window {
+                        Some(w) => duration("metric window", w)?,
+                        None => d.metric.window,
+                    },
+                    min_requests: m.min_requests.unwrap_or(d.metric.min_requests),
+                    inconclusive_limit: m.inconclusive_limit.or(d.metric.inconclusive_limit),
+                    on_inconclusive: m.on_inconclusive.unwrap_or(d.metric.on_inconclusive),
+                    scrape: m.scrape.unwrap_or(d.metric.scrape),
+                };
+                metric_gate(m.preset.as_deref(), m.name, m.query, m.requests, &m.threshold, md, "the plan's metric")?
+            }
+        });
+    }
     let plan = Plan {
         steps,
         gates,
@@ -297,8 +417,18 @@ fn check_percent(p: i64) -> Result<i64, Fail> {
 mod tests {
     use super::*;
 
-    const D: Defaults =
-        Defaults { pause: Duration::from_secs(30), failure_limit: 1, interval: Duration::from_secs(10) };
+    const D: Defaults = Defaults {
+        pause: Duration::from_secs(30),
+        failure_limit: 1,
+        interval: Duration::from_secs(10),
+        metric: MetricDefaults {
+            window: Duration::from_secs(60),
+            min_requests: 10,
+            inconclusive_limit: None,
+            on_inconclusive: OnInconclusive::Hold,
+            scrape: Scrape::TargetInfo,
+        },
+    };
 
     fn plan(steps: Vec<Step>) -> Plan {
         Plan { steps, gates: vec![], failure_limit: 1, interval: Duration::from_secs(1) }
@@ -394,5 +524,43 @@ mod tests {
         let back: Plan = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
         assert_eq!(back, p);
         assert_eq!(p.describe(), "10% for 30s, pause, 100%");
+    }
+
+    #[test]
+    fn metric_gates_from_the_flag_and_the_plan_file() {
+        let GateSpec::Metric(m) = parse_metric_flag("success-rate >= 0.99", D.metric).unwrap() else { panic!() };
+        assert_eq!((m.name.as_str(), m.threshold.to_string().as_str()), ("success-rate", ">= 0.99"));
+        assert!(m.query.contains("target_info") && m.requests.is_some());
+        for (flag, why) in [
+            ("success-rate", "a preset and a threshold"),
+            ("cpu < 1", "no preset 'cpu'"),
+            ("latency-p99 < x", "not a number"),
+        ] {
+            let err = parse_metric_flag(flag, D.metric).unwrap_err();
+            assert!(err.message.contains(why), "{flag}: {}", err.message);
+        }
+        let text = "steps: [10, 100]\ngates:\n                    - metric: {preset: latency-p99, threshold: '<= 1.2 x stable', window: 30s, scrape: labels, inconclusiveLimit: 3, onInconclusive: fail}\n                    - metric: {name: errors, query: 'sum(rate(errors_total{revision=\"{{.Canary}}\"}[{{.Window}}]))', threshold: '< 0.5', minRequests: 0}\n";
+        let p = parse_plan_file(text, D).unwrap();
+        let GateSpec::Metric(p99) = &p.gates[0] else { panic!() };
+        assert_eq!(
+            (p99.window, p99.inconclusive_limit, p99.on_inconclusive),
+            (Duration::from_secs(30), Some(3), OnInconclusive::Fail)
+        );
+        assert!(p99.threshold.relative && p99.query.contains("revision=\"{{.Canary}}\""));
+        let GateSpec::Metric(custom) = &p.gates[1] else { panic!() };
+        assert_eq!((custom.name.as_str(), custom.requests.as_ref(), custom.min_requests), ("errors", None, 0));
+        let back: Plan = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
+        for (text, why) in [
+            ("steps: [100]\ngates: [metric: {query: 'x', threshold: '< 1'}]\n", "needs a name"),
+            ("steps: [100]\ngates: [metric: {name: a, query: 'x{{.Rev}}', threshold: '< 1'}]\n", "{{.Rev}}"),
+            (
+                "steps: [100]\ngates: [metric: {preset: success-rate, threshold: '< 1', inconclusiveLimit: 0}]\n",
+                "at least 1",
+            ),
+        ] {
+            let err = parse_plan_file(text, D).unwrap_err();
+            assert!(err.message.contains(why), "{text}: {}", err.message);
+        }
     }
 }

@@ -113,6 +113,7 @@ mod tests {
             threshold: "HTTP 200".into(),
             reason: String::new(),
             answered_by: None,
+            at: None,
         });
         let live = Live {
             namespace: "ns",
