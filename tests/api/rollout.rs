@@ -1,6 +1,7 @@
 //! Rollouts and their Lease against the scripted API server: a lease held by someone else, two
 //! processes taking it at the same moment (create and takeover), and a lease taken over while
 //! the rollout holds a step: each refused with exit 7, the InferenceService never written twice.
+//! Metric gates through the API server's service proxy (`--prometheus-service`).
 
 use serde_json::{Value, json};
 
@@ -178,4 +179,96 @@ fn a_first_step_refused_by_a_guard_rail_ends_the_rollout_as_refused() {
         serde_json::from_str(body["metadata"]["annotations"]["isvc-canary.kserve.io/rollout"].as_str().unwrap())
             .unwrap();
     assert_eq!(state["phase"], "refused", "{}", run.describe());
+}
+
+/// Prometheus's query path through the API server's service proxy.
+const PROM_PROXY: &str = "/api/v1/namespaces/monitoring/services/prometheus:9090/proxy/api/v1/query";
+
+fn prom_value(v: &str) -> Value {
+    json!({"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1.0, v]}]}})
+}
+
+/// A rollout whose first step holds on a metric gate; `prom` answers the service proxy.
+fn metric_rollout(
+    prom: impl Fn(&crate::stub::Recorded) -> Reply + Send + Sync + 'static,
+    extra: &[&str],
+) -> crate::plugin::Run {
+    let stub = Stub::start();
+    stub.on(Route::get(isvc_path()), [Reply::ok(Isvc::canary(10).json())]);
+    stub.on(
+        Route::get(lease_path()),
+        [Reply::status(404, json!({"kind": "Status", "code": 404, "reason": "NotFound", "message": "not found"}))],
+    );
+    stub.on(Route::post(leases_path()), [Reply::ok(lease("me", &now(), 5, None))]);
+    stub.on(Route::patch(lease_path()), [Reply::ok(lease("me", &now(), 6, None))]);
+    stub.on(Route::watch(isvc_list_path()), [Watch::new().end(End::Hold)]);
+    stub.on(
+        Route::patch(isvc_path()),
+        [
+            Reply::ok(Isvc::canary(10).rv(101).patched_by_us().json()),
+            Reply::ok(Isvc::promoted().rv(102).patched_by_us().json()),
+        ],
+    );
+    stub.on(Route::get(crate::objects::pods_path()), [Reply::ok(pods(&[1, 2]))]);
+    stub.on_fn(Route::get(PROM_PROXY), prom);
+    let m2 = model(2);
+    let mut args = vec![
+        "rollout",
+        NAME,
+        "--model-uri",
+        &m2,
+        "--steps",
+        "10,100",
+        "--prometheus-service",
+        "monitoring/prometheus:9090",
+    ];
+    args.extend_from_slice(extra);
+    run(&stub, &args)
+}
+
+#[test]
+fn a_metric_gate_asks_prometheus_through_the_service_proxy_with_the_kubeconfig_credentials() {
+    // The request count (the query that ends in `* 60`) and the success rate.
+    let run = metric_rollout(
+        |r| Reply::ok(prom_value(if r.param("query").unwrap_or_default().ends_with("* 60") { "120" } else { "0.995" })),
+        &["--metric", "success-rate >= 0.99", "-o", "json", "--timeout", "3s"],
+    );
+    // The gate passed, so the rollout went on to promote (whose wait the stub never ends: exit 3).
+    run.code(3);
+    let writes = run.requests.iter().filter(|r| r.method == "PATCH" && r.path == isvc_path()).count();
+    // Step 1 is found in place (the stub's object already serves it); the write is the promotion.
+    assert_eq!(writes, 1, "the promotion\n{}", run.describe());
+    let asked: Vec<_> = run.requests.iter().filter(|r| r.path == PROM_PROXY).collect();
+    assert_eq!(asked.len(), 2, "the rate and the request count\n{}", run.describe());
+    for r in &asked {
+        assert_eq!(r.header("authorization"), Some("Bearer stub-token"), "{}", run.describe());
+        let q = r.param("query").unwrap();
+        assert!(q.contains("kn_serving_invocation_duration_seconds_count"), "{q}");
+        assert!(q.contains(&format!("kn_revision_name=\"{}\"", crate::objects::rev(2))), "the canary: {q}");
+        assert!(r.param("time").is_some(), "one evaluation time for every query");
+    }
+    assert_eq!(asked[0].param("time"), asked[1].param("time"));
+    let passed = run
+        .out
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|e| e["reason"] == "GatePassed")
+        .unwrap_or_else(|| panic!("no GatePassed\n{}", run.describe()));
+    assert_eq!(passed["gate"]["value"], "0.995");
+    assert_eq!(passed["gate"]["threshold"], ">= 0.99");
+    assert_eq!(passed["gate"]["at"], asked[0].param("time").unwrap());
+}
+
+#[test]
+fn a_prometheus_the_service_proxy_cannot_reach_is_inconclusive_and_never_passes_the_step() {
+    let down = json!({"kind": "Status", "code": 503, "reason": "ServiceUnavailable",
+                      "message": "no endpoints available for service \"prometheus\""});
+    let run = metric_rollout(
+        move |_| Reply::status(503, down.clone()),
+        &["--metric", "success-rate >= 0.99", "--timeout", "2s", "--gate-interval", "1s"],
+    );
+    run.code(3).stderr_has("success-rate is inconclusive").stderr_has("service monitoring/prometheus:9090");
+    let writes = run.requests.iter().filter(|r| r.method == "PATCH" && r.path == isvc_path()).count();
+    assert_eq!(writes, 0, "an inconclusive gate never promotes\n{}", run.describe());
 }
