@@ -86,6 +86,10 @@ func sandbox(ctx context.Context, w *world, pluginDir string) error {
 	fmt.Printf("export KUBECONFIG=%s\n", filepath.Join(w.env.StateDir, "kubeconfig"))
 	fmt.Printf("export INGRESS_HOST=127.0.0.1\n")
 	fmt.Printf("export INGRESS_PORT=%s\n", port)
+	if w.env.Prometheus != "" {
+		// For metric gates: rollout --prometheus "$PROMETHEUS_URL".
+		fmt.Printf("export PROMETHEUS_URL=%s\n", w.env.Prometheus)
+	}
 	if pluginDir != "" {
 		abs, err := filepath.Abs(pluginDir)
 		if err != nil {

@@ -226,7 +226,7 @@ func startWorldWith(ctx context.Context, state, binDir string, logger *log.Logge
 
 	if !controllers {
 		logger.Printf("no controllers: KServe's manager, Knative's controller and the fakes are not started")
-		return w, w.publish(state, cp, "")
+		return w, w.publish(state, cp, "", "")
 	}
 
 	// 3. KServe's manager, its /readyz, then its webhooks.
@@ -261,6 +261,10 @@ func startWorldWith(ctx context.Context, state, binDir string, logger *log.Logge
 		return w, err
 	}
 	w.runFakes(fakes(fakeCfg, ln, statsLn))
+	prometheus, err := startPrometheus(ctx, w, binDir, state, statsLn.Addr().String())
+	if err != nil {
+		return w, err
+	}
 	if err := w.waitNodeReady(ctx, admin, 60*time.Second); err != nil {
 		return w, err
 	}
@@ -269,18 +273,19 @@ func startWorldWith(ctx context.Context, state, binDir string, logger *log.Logge
 	if err := w.died(); err != nil {
 		return w, err
 	}
-	return w, w.publish(state, cp, ln.Addr().String())
+	return w, w.publish(state, cp, ln.Addr().String(), prometheus)
 }
 
 // publish writes what a client of the world needs (env.json, the admin kubeconfig) and keeps it
 // as w.env, the READY line.
-func (w *world) publish(state string, cp *controlplane.ControlPlane, ingress string) error {
+func (w *world) publish(state string, cp *controlplane.ControlPlane, ingress, prometheus string) error {
 	w.env = Env{
 		StateDir:    state,
 		Server:      cp.Server,
 		Kubeconfigs: Kubeconfigs{Admin: cp.Kubeconfig.Admin, Limited: cp.Kubeconfig.Limited, Token: cp.Kubeconfig.Token},
 		Users:       Users{Limited: controlplane.LimitedUser, Token: controlplane.TokenUser},
 		Ingress:     ingress,
+		Prometheus:  prometheus,
 		AuditLog:    filepath.Join(state, "audit.log"),
 		PID:         os.Getpid(),
 	}

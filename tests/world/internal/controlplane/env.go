@@ -16,8 +16,11 @@ type Env struct {
 	Kubeconfigs Kubeconfigs `json:"kubeconfigs"`
 	Users       Users       `json:"users"`
 	Ingress     string      `json:"ingress"` // host:port of the fake ingress
-	AuditLog    string      `json:"auditLog"`
-	PID         int         `json:"pid"` // the launcher's
+	// Prometheus is the world's Prometheus (http://127.0.0.1:PORT), scraping what the ingress
+	// exports per revision; empty when tests/build-go.sh did not build it.
+	Prometheus string `json:"prometheus,omitempty"`
+	AuditLog   string `json:"auditLog"`
+	PID        int    `json:"pid"` // the launcher's
 }
 
 // Kubeconfigs are the paths of the test users' kubeconfigs.

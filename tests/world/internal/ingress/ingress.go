@@ -109,6 +109,7 @@ func Run(ctx context.Context, cfg *rest.Config, ln, statsLn net.Listener) error 
 		knobs:     knobs.NewStore(kube),
 		random:    rand.Float64,
 		traffic:   NewTrafficStats(time.Now),
+		metrics:   NewRevisionMetrics(statsLn.Addr().String()),
 		programs:  newPrograms(),
 		queue:     workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName]()),
 	}
@@ -147,7 +148,12 @@ func Run(ctx context.Context, cfg *rest.Config, ln, statsLn net.Listener) error 
 	}
 	workloop.Start(ctx, "ingress", 2, g.queue, g.sync)
 
-	stats := &http.Server{Handler: g.traffic, ReadHeaderTimeout: 10 * time.Second}
+	// The statistics listener also serves what queue-proxy exports per revision (metrics.go).
+	statsMux := http.NewServeMux()
+	statsMux.Handle("/metrics/", g.metrics)
+	statsMux.Handle("/sd", g.metrics)
+	statsMux.Handle("/", g.traffic)
+	stats := &http.Server{Handler: statsMux, ReadHeaderTimeout: 10 * time.Second}
 	srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
@@ -176,6 +182,7 @@ type gateway struct {
 	knobs     *knobs.Store
 	random    func() float64
 	traffic   *TrafficStats
+	metrics   *RevisionMetrics
 	programs  *programs
 	queue     workqueue.TypedRateLimitingInterface[types.NamespacedName]
 }
@@ -262,6 +269,15 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer g.traffic.Begin(ns, revName)()
+	// Measured as queue-proxy measures a request that reached the pod: its whole answer.
+	started, sw := time.Now(), &statusWriter{ResponseWriter: w}
+	w = sw
+	defer func() {
+		if g.metrics != nil && sw.status != 0 {
+			g.metrics.Record(ns, revName, rev.Labels["serving.knative.dev/configuration"],
+				rev.Labels["serving.knative.dev/service"], sw.status, time.Since(started))
+		}
+	}()
 	rule := g.knobs.For(ns, rev.Annotations[sourceURIAnnotation])
 	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
 	if err != nil {
