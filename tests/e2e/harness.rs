@@ -40,6 +40,8 @@ pub struct Cluster {
     pub token_user: String,
     pub ingress: String,
     pub audit_log: PathBuf,
+    /// The world's Prometheus (http://127.0.0.1:PORT), when tests/build-go.sh built it.
+    pub prometheus: Option<String>,
 }
 
 /// The shared cluster. Without ISVC_CANARY_TEST_ENV every e2e test FAILS (never skips).
@@ -68,6 +70,7 @@ pub fn cluster() -> &'static Cluster {
             token_user: s("/users/token")?,
             ingress: s("/ingress")?,
             audit_log: PathBuf::from(s("/auditLog")?),
+            prometheus: s("/prometheus").ok(),
         })
     });
     match loaded {

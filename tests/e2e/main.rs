@@ -16,6 +16,7 @@ mod faultproxy;
 mod faults;
 mod flow;
 mod guards;
+mod metrics;
 mod privilege;
 mod prompt;
 mod rbac;
