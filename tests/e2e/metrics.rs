@@ -216,3 +216,107 @@ fn an_unreachable_prometheus_is_inconclusive_with_the_reason_never_a_pass() {
     assert_eq!(ns.get(name)["spec"]["predictor"]["canaryTrafficPercent"], 10, "held at step 1");
     ns.plugin(["abort", name]).ok();
 }
+
+#[test]
+fn a_good_canary_passes_success_rate_and_latency_at_every_step_and_is_promoted() {
+    let ns = Ns::new("metric-good");
+    let name = "good";
+    ns.create_ready(name, MODEL_1);
+    let prom = prometheus(&ns);
+    let _load = Load::start(&ns, name);
+    let out = ns.plugin([
+        "rollout",
+        name,
+        "--model-uri",
+        MODEL_2,
+        "--steps",
+        "10,50,100",
+        "--pause",
+        "8s",
+        "--metric",
+        "success-rate >= 0.95",
+        "--metric",
+        "latency-p99 < 0.5",
+        "--metric-window",
+        "30s",
+        "--min-requests",
+        "5",
+        "--gate-interval",
+        "2s",
+        "--prometheus",
+        &prom,
+        "-o",
+        "json",
+    ]);
+    out.ok();
+    let evs = events(&out.stdout);
+    assert_eq!(evs.last().map(|e| e["reason"].clone()), Some(json!("Promoted")), "{}", out.describe());
+    assert!(!evs.iter().any(|e| e["reason"] == "GateFailed"), "{}", out.describe());
+    // Both gates passed at each step before 100 (GatePassed is emitted when a gate turns pass).
+    for step in [1, 2] {
+        for gate in ["success-rate", "latency-p99"] {
+            let passed =
+                evs.iter().find(|e| e["reason"] == "GatePassed" && e["step"] == step && e["gate"]["gate"] == gate);
+            let passed = passed.unwrap_or_else(|| panic!("{gate} did not pass at step {step}\n{}", out.describe()));
+            // The value printed is Prometheus's at the same time over the same window.
+            let value: f64 = passed["gate"]["value"].as_str().unwrap().parse().unwrap();
+            let at = passed["gate"]["at"].as_str().unwrap();
+            let r = rev(name, 2);
+            let series = "kn_serving_invocation_duration_seconds";
+            let q = if gate == "success-rate" {
+                format!(
+                    "sum(rate({series}_count{{revision=\"{r}\",http_response_status_code!~\"5..\"}}[30s])) / \
+                     sum(rate({series}_count{{revision=\"{r}\"}}[30s]))"
+                )
+            } else {
+                format!("histogram_quantile(0.99, sum by (le) (rate({series}_bucket{{revision=\"{r}\"}}[30s])))")
+            };
+            let direct = promql(&prom, &q, at);
+            assert!(
+                (direct - value).abs() < 1e-9,
+                "{gate} at step {step}: printed {value}, Prometheus {direct} ({q} at {at})"
+            );
+        }
+    }
+    let t = traffic(&ns.get(name));
+    assert_eq!(t.iter().map(|(r, p, _, _)| (r.clone(), *p)).collect::<Vec<_>>(), vec![(rev(name, 2), 100)], "{t:?}");
+}
+
+#[test]
+fn a_canary_300ms_slower_fails_a_relative_p99_gate_at_step_1() {
+    let ns = Ns::new("metric-slow");
+    let name = "slow";
+    ns.create_ready(name, MODEL_1);
+    let prom = prometheus(&ns);
+    ns.knobs(false, json!([{"match": "sklearn/2.0", "latency": "300ms"}]));
+    let _load = Load::start(&ns, name);
+    let out = ns.plugin([
+        "rollout",
+        name,
+        "--model-uri",
+        MODEL_2,
+        "--steps",
+        "10,50,100",
+        "--pause",
+        "60s",
+        "--metric",
+        "latency-p99 <= 1.2 x stable",
+        "--metric-window",
+        "30s",
+        "--min-requests",
+        "5",
+        "--gate-interval",
+        "2s",
+        "--prometheus",
+        &prom,
+        "-o",
+        "json",
+    ]);
+    out.code(4).stderr_has("gate latency-p99 failed at step 1 of 3 (10%)").stderr_has("x stable");
+    assert!(!out.stdout.contains("\"GatePassed\""), "{}", out.describe());
+    let evs = events(&out.stdout);
+    let failed = evs.iter().find(|e| e["reason"] == "GateFailed").unwrap();
+    let value: f64 = failed["gate"]["value"].as_str().unwrap().parse().unwrap();
+    assert!(value >= 0.3, "the canary's p99 includes the 300ms: {value}");
+    assert_rolled_back(&ns, name);
+}
