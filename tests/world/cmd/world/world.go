@@ -155,7 +155,7 @@ func prepareState(dir string) (string, error) {
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return "", err
 	}
-	for _, name := range []string{"etcd", "logs", "pki", "kubeconfigs", "kserve-tmp", "audit.log", "env.json", "pids", "kubeconfig", controlSocket} {
+	for _, name := range []string{"etcd", "logs", "pki", "kubeconfigs", "kserve-tmp", "audit.log", "env.json", "pids", "kubeconfig", "prometheus", controlSocket} {
 		if err := os.RemoveAll(filepath.Join(abs, name)); err != nil {
 			return "", err
 		}
