@@ -298,7 +298,8 @@ pub fn judge(m: &Metric, canary: &Measured, stable: Option<&Measured>, at: &str)
         match read("stable", stable) {
             Ok((s, n)) => {
                 let bound = m.threshold.value * s;
-                (bound, format!("{} {bound} ({} x stable {s})", m.threshold.op.symbol(), m.threshold.value), served(n))
+                let (b, sv) = (number(bound), number(s));
+                (bound, format!("{} {b} ({} x stable {sv})", m.threshold.op.symbol(), m.threshold.value), served(n))
             }
             Err(why) => return inconclusive(format!("{why} at {at}")),
         }
@@ -307,8 +308,20 @@ pub fn judge(m: &Metric, canary: &Measured, stable: Option<&Measured>, at: &str)
     };
     let verdict = if m.threshold.op.holds(value, bound) { Verdict::Pass } else { Verdict::Fail };
     let stable_note = if m.threshold.relative { format!("; stable{stable_part}") } else { String::new() };
-    let reason = format!("canary {value} over {window} at {at}{}{stable_note}", served(requests));
-    (verdict, value.to_string(), threshold, reason)
+    let shown = number(value);
+    let reason = format!("canary {shown} over {window} at {at}{}{stable_note}", served(requests));
+    (verdict, shown, threshold, reason)
+}
+
+/// A measured value for a person: six significant digits, no float noise (0.7000000000000001 ⇒
+/// 0.7), integers as integers.
+pub fn number(v: f64) -> String {
+    if !v.is_finite() || v == 0.0 {
+        return v.to_string();
+    }
+    let decimals = (5 - v.abs().log10().floor() as i32).clamp(0, 15) as usize;
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_string() } else { text }
 }
 
 /// Where Prometheus is asked.
@@ -530,6 +543,12 @@ mod tests {
     fn answers_are_read_strictly() {
         let vector = |result| json!({"status": "success", "data": {"resultType": "vector", "result": result}});
         assert_eq!(parse_answer(&vector(json!([{"metric": {}, "value": [1.5, "0.25"]}]))), Ok(Sample::Value(0.25)));
+        assert_eq!(number(0.7000000000000001), "0.7");
+        assert_eq!(number(0.123456789), "0.123457");
+        assert_eq!(number(0.000123456789), "0.000123457");
+        assert_eq!(number(1234.5), "1234.5");
+        assert_eq!(number(3.0), "3");
+        assert_eq!(number(0.0), "0");
         assert!(matches!(parse_answer(&vector(json!([]))), Ok(Sample::NoData(_))));
         assert!(matches!(parse_answer(&vector(json!([{"metric": {}, "value": [1, "NaN"]}]))), Ok(Sample::NoData(_))));
         let two = json!([{"metric": {"a": "1"}, "value": [1, "1"]}, {"metric": {"a": "2"}, "value": [1, "2"]}]);
