@@ -580,11 +580,11 @@ pub struct RolloutArgs {
     /// What a metric gate at its inconclusive limit does: hold (up to --timeout, exit 3) or fail
     /// (roll back, exit 4)
     #[arg(long, value_enum, value_name = "ACTION")]
-    pub on_inconclusive: Option<crate::rollout::metric::OnInconclusive>,
+    pub on_inconclusive: Option<OnInconclusive>,
     /// How the presets find a revision's series: target-info (a join on target_info, any scrape
     /// of queue-proxy) or labels (namespace and revision relabelled from the pod's labels)
     #[arg(long, value_enum, value_name = "SCRAPE")]
-    pub metric_scrape: Option<crate::rollout::metric::Scrape>,
+    pub metric_scrape: Option<Scrape>,
     /// Continue the rollout recorded in the lease from its step (after a killed job)
     #[arg(long, conflicts_with_all = ["model_uri", "steps", "plan"])]
     pub resume: bool,
@@ -660,6 +660,30 @@ pub struct CompleteArgs {
     /// The words typed so far, the last one being completed (may be empty)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub words: Vec<String>,
+}
+
+// The metric gates' choices, with the flags they come from (as `WaitLimits`).
+
+/// How a preset finds a revision's series: queue-proxy puts the revision only into its resource
+/// (`target_info`), so either the scrape configuration relabels the pod's labels onto every
+/// series (`labels`: `namespace` and `revision`), or the query joins on `target_info`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default, ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scrape {
+    #[default]
+    TargetInfo,
+    Labels,
+}
+
+/// What to do once a gate has been inconclusive `limit` times in one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default, ValueEnum)]
+#[serde(rename_all = "camelCase")]
+pub enum OnInconclusive {
+    /// Keep holding (until `--timeout`, exit 3).
+    #[default]
+    Hold,
+    /// Count as a failure: roll back (exit 4).
+    Fail,
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use tokio::sync::Mutex;
 
 use super::Ctx;
 use super::mutate::{self, Mutation};
+use crate::cli::OnInconclusive;
 use crate::cli::{Component, RolloutArgs, WaitLimits, WriteArgs};
 use crate::error::{Exit, exit_of, fail};
 use crate::isvc::Isvc;
@@ -20,13 +21,14 @@ use crate::output::sanitize;
 use crate::patch::Change;
 use crate::resolve::resolve;
 use crate::rollout::events::{RolloutEvent, gate_message, k8s_event, kind_of, reason};
-use crate::rollout::gate::{self, GateContext, Tally, Verdict};
+use crate::rollout::gate::{self, GateContext, Tally};
 use crate::rollout::lease::{self, Held, holder_identity};
-use crate::rollout::metric::{OnInconclusive, Prometheus, parse_service};
+use crate::rollout::metric::{Prometheus, parse_service};
 use crate::rollout::plan::{
     Defaults, GateSpec, MetricDefaults, Plan, Smoke, Step, parse_metric_flag, parse_plan_file, parse_steps, validate,
 };
 use crate::rollout::state::{Phase, RolloutState, StepRecord, micro_time, push_history};
+use crate::rollout::verdict::{GateResult, Verdict};
 use crate::rollout::view::{Live, render};
 use crate::rules::{
     Plan as WritePlan, SetRequest, check_mode, plan_promote, plan_rollback, plan_set, validate_model_uri,
@@ -363,7 +365,7 @@ impl Runner {
 
     /// Prints an event (a line, or JSON) and writes it as a Kubernetes Event. A write that fails
     /// is warned about once; the rollout goes on.
-    async fn emit(&self, why: &str, gate: Option<gate::GateResult>, message: String) {
+    async fn emit(&self, why: &str, gate: Option<GateResult>, message: String) {
         let ev = {
             let l = self.lease.lock().await;
             event_of(&self.isvc, why, &l.state, gate, &message)
@@ -927,7 +929,7 @@ impl Runner {
 }
 
 /// The event record of a rollout event, at the state's current step.
-fn event_of(isvc: &Isvc, why: &str, s: &RolloutState, gate: Option<gate::GateResult>, message: &str) -> RolloutEvent {
+fn event_of(isvc: &Isvc, why: &str, s: &RolloutState, gate: Option<GateResult>, message: &str) -> RolloutEvent {
     let step =
         (s.step < s.plan.steps.len() && !matches!(why, reason::STARTED | reason::TAKEN_OVER)).then_some(s.step + 1);
     RolloutEvent {

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::gate::GateResult;
+use super::verdict::GateResult;
 use crate::isvc::{GROUP, Isvc, VERSION};
 use crate::output::sanitize;
 
@@ -127,7 +127,7 @@ pub fn gate_message(r: &GateResult) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rollout::gate::Verdict;
+    use crate::rollout::verdict::Verdict;
 
     fn ev(reason: &str) -> RolloutEvent {
         RolloutEvent {

@@ -6,23 +6,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::gate::{GateResult, Verdict};
+use super::verdict::{GateResult, Verdict};
+use crate::cli::{OnInconclusive, Scrape};
 use crate::duration::format_duration;
 
 /// The series queue-proxy v0.48.1 exports for its `kn.serving.invocation.duration` histogram,
 /// as the OTel Prometheus exporter names them (underscores, unit suffix `_seconds`).
 pub const SERIES: &str = "kn_serving_invocation_duration_seconds";
-
-/// How a preset finds a revision's series: queue-proxy puts the revision only into its resource
-/// (`target_info`), so either the scrape configuration relabels the pod's labels onto every
-/// series (`labels`: `namespace` and `revision`), or the query joins on `target_info`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Scrape {
-    #[default]
-    TargetInfo,
-    Labels,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
@@ -102,17 +92,6 @@ pub fn parse_threshold(text: &str) -> Result<Threshold, String> {
         return Err(format!("'{t}': the bound must be a finite number (a factor of stable above 0)"));
     }
     Ok(Threshold { op, value, relative })
-}
-
-/// What to do once a gate has been inconclusive `limit` times in one step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
-#[serde(rename_all = "camelCase")]
-pub enum OnInconclusive {
-    /// Keep holding (until `--timeout`, exit 3).
-    #[default]
-    Hold,
-    /// Count as a failure: roll back (exit 4).
-    Fail,
 }
 
 /// A metric gate as the plan holds it.

@@ -8,4 +8,5 @@ pub mod lease;
 pub mod metric;
 pub mod plan;
 pub mod state;
+pub mod verdict;
 pub mod view;

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::metric::{Metric, OnInconclusive, PRESETS, Scrape, check_template, parse_threshold, preset};
+use super::metric::{Metric, PRESETS, check_template, parse_threshold, preset};
+use crate::cli::{OnInconclusive, Scrape};
 use crate::duration::{format_duration, parse_duration};
 use crate::error::{Exit, Fail};
 

@@ -8,8 +8,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::gate::GateResult;
 use super::plan::{Plan, Step};
+use super::verdict::GateResult;
 
 /// The Lease's annotations.
 pub const STATE_ANNOTATION: &str = "isvc-canary.kserve.io/rollout";

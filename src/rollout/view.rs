@@ -85,8 +85,8 @@ fn sanitize_lines(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rollout::gate::{GateResult, Verdict};
     use crate::rollout::plan::{GateSpec, Plan};
+    use crate::rollout::verdict::{GateResult, Verdict};
 
     #[test]
     fn the_view_shows_steps_split_gates_and_time_left() {
