@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::http::{send, with_port};
 use super::plan::{GateSpec, Smoke};
 use super::verdict::{GateResult, Verdict};
 use crate::output::sanitize;
@@ -117,13 +118,16 @@ async fn smoke_gate(smoke: &Smoke, ctx: &GateContext) -> GateResult {
     if uri.scheme_str() == Some("https") {
         return inconclusive(format!("{url} is HTTPS, which the smoke gate does not speak: use an exec gate"));
     }
-    let connect =
-        ctx.connect.clone().unwrap_or_else(|| if host.contains(':') { host.clone() } else { format!("{host}:80") });
+    let connect = ctx.connect.clone().unwrap_or_else(|| with_port(&host));
     let protocol = smoke.protocol.as_deref().unwrap_or(&ctx.protocol);
     let (method, path) = smoke_request(protocol, &ctx.name, body.is_some());
     let sent = tokio::time::timeout(ctx.timeout, send(&connect, &host, method, &path, body)).await;
     let (status, answered_by, text) = match sent {
-        Ok(Ok(answer)) => answer,
+        Ok(Ok(answer)) => (
+            answer.status.as_u16(),
+            answer.headers.get("knative-serving-revision").and_then(|v| v.to_str().ok()).map(str::to_string),
+            String::from_utf8_lossy(&answer.body[..answer.body.len().min(64 * 1024)]).into_owned(),
+        ),
         Ok(Err(e)) => return inconclusive(format!("{method} http://{host}{path} via {connect}: {e}")),
         Err(_) => return inconclusive(format!("{method} http://{host}{path}: no answer within {:?}", ctx.timeout)),
     };
@@ -134,35 +138,6 @@ async fn smoke_gate(smoke: &Smoke, ctx: &GateContext) -> GateResult {
         format!("{method} http://{host}{path}: {said}")
     };
     GateResult { gate: name, verdict, value, threshold, reason, answered_by, at: None }
-}
-
-/// One HTTP/1.1 request on a fresh connection to `connect`, with `host` as its Host: status,
-/// the revision that answered, and the body (as text).
-async fn send(
-    connect: &str,
-    host: &str,
-    method: &str,
-    path: &str,
-    body: Option<Vec<u8>>,
-) -> anyhow::Result<(u16, Option<String>, String)> {
-    use http_body_util::{BodyExt, Full};
-    let stream = tokio::net::TcpStream::connect(connect).await?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-    let driver = tokio::spawn(conn);
-    let request = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header(http::header::HOST, host)
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .header(http::header::USER_AGENT, crate::client::USER_AGENT)
-        .body(Full::new(bytes::Bytes::from(body.unwrap_or_default())))?;
-    let response = sender.send_request(request).await?;
-    let status = response.status().as_u16();
-    let answered_by =
-        response.headers().get("knative-serving-revision").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let bytes = response.into_body().collect().await?.to_bytes();
-    driver.abort();
-    Ok((status, answered_by, String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]).into_owned()))
 }
 
 /// The environment an exec gate's command gets.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::http::{send, with_port};
 use super::verdict::{GateResult, Verdict};
 use crate::cli::{OnInconclusive, Scrape};
 use crate::duration::format_duration;
@@ -369,30 +370,17 @@ pub fn parse_service(text: &str) -> Result<(String, String, String), String> {
 /// A GET of `path` on an `http://HOST:PORT[/prefix]` base; 4xx answers of Prometheus carry a
 /// JSON error body, which is returned for `parse_answer` to read.
 async fn get_json(base: &str, path: &str) -> Result<serde_json::Value, String> {
-    use http_body_util::BodyExt;
     let uri: http::Uri = base.parse().map_err(|e| format!("the URL {base} cannot be read: {e}"))?;
     if uri.scheme_str() != Some("http") {
         return Err(format!("{base} is not an http:// URL (use --prometheus-service for a TLS path)"));
     }
     let authority = uri.authority().ok_or_else(|| format!("{base} has no host"))?.to_string();
-    let connect = if authority.contains(':') { authority.clone() } else { format!("{authority}:80") };
+    let connect = with_port(&authority);
     let prefix = uri.path().trim_end_matches('/');
-    let stream = tokio::net::TcpStream::connect(&connect).await.map_err(|e| format!("{connect}: {e}"))?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
-    let driver = tokio::spawn(conn);
-    let request = http::Request::builder()
-        .uri(format!("{prefix}{path}"))
-        .header(http::header::HOST, authority)
-        .header(http::header::ACCEPT, "application/json")
-        .header(http::header::USER_AGENT, crate::client::USER_AGENT)
-        .body(http_body_util::Empty::<bytes::Bytes>::new())
-        .map_err(|e| e.to_string())?;
-    let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
-    let status = response.status();
-    let bytes = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
-    driver.abort();
-    serde_json::from_slice(&bytes).map_err(|_| format!("HTTP {status} without a JSON answer"))
+    let answer = send(&connect, &authority, "GET", &format!("{prefix}{path}"), None)
+        .await
+        .map_err(|e| if e.is::<std::io::Error>() { format!("{connect}: {e}") } else { e.to_string() })?;
+    serde_json::from_slice(&answer.body).map_err(|_| format!("HTTP {} without a JSON answer", answer.status))
 }
 
 /// Evaluates a metric gate at the current time.

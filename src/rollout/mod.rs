@@ -4,6 +4,7 @@
 
 pub mod events;
 pub mod gate;
+pub mod http;
 pub mod lease;
 pub mod metric;
 pub mod plan;
