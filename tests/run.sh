@@ -119,7 +119,8 @@ export ISVC_CANARY_TEST_ENV="$state/env.json"
 export ISVC_CANARY_BIN_DIR="$bin"
 failed=()
 run_tests "$here/world" go test -count=1 -timeout 40m ./... || failed+=("go test")
-run_tests "$root" cargo test --all-targets || failed+=("cargo test")
+# No panic backtraces: a test's own message says what failed, and a shortened log keeps its end.
+RUST_BACKTRACE=0 run_tests "$root" cargo test --all-targets || failed+=("cargo test")
 
 stop_world
 # The launcher's start-up time and each process's peak memory, for the record.
