@@ -18,6 +18,7 @@ pub mod output;
 pub mod patch;
 pub mod resolve;
 pub mod rules;
+pub mod standard;
 pub mod terminal;
 pub mod traffic;
 pub mod view;
