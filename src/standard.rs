@@ -446,6 +446,163 @@ pub fn refuse_tag_routing(isvc: &Isvc) -> Fail {
     ))
 }
 
+/// A Deployment as the Standard-mode waits and `status` read it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeploymentState {
+    pub name: String,
+    /// `spec.replicas`, the count asked for.
+    pub desired: i64,
+    pub updated: i64,
+    pub ready: i64,
+    /// `status.replicas`: pods of every ReplicaSet, old ones still terminating included.
+    pub total: i64,
+    /// `status.observedGeneration` has caught up with `metadata.generation`.
+    pub observed: bool,
+    /// `Progressing=False` with `ProgressDeadlineExceeded`: its message.
+    pub deadline_exceeded: Option<String>,
+}
+
+impl DeploymentState {
+    pub fn from_value(d: &Value) -> DeploymentState {
+        let int = |ptr: &str| d.pointer(ptr).and_then(Value::as_i64).unwrap_or(0);
+        let conditions = d.pointer("/status/conditions").and_then(Value::as_array);
+        let deadline_exceeded = conditions.into_iter().flatten().find_map(|c| {
+            let field = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or_default();
+            (field("type") == "Progressing"
+                && field("status") == "False"
+                && field("reason") == "ProgressDeadlineExceeded")
+                .then(|| field("message").to_string())
+        });
+        DeploymentState {
+            name: d.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string(),
+            desired: d.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1),
+            updated: int("/status/updatedReplicas"),
+            ready: int("/status/readyReplicas"),
+            total: int("/status/replicas"),
+            observed: int("/status/observedGeneration") >= int("/metadata/generation"),
+            deadline_exceeded,
+        }
+    }
+
+    /// Rolled out as `kubectl rollout status` judges it: every replica updated and ready, no old
+    /// one left.
+    pub fn rolled_out(&self) -> bool {
+        self.observed && self.updated == self.desired && self.ready == self.desired && self.total == self.desired
+    }
+}
+
+/// What "done" means for a Standard-mode change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StandardGoal {
+    /// `set N`: the canary ready at N%, both Deployments rolled out.
+    Canary { name: String, percent: i64 },
+    /// `promote`: no entry, the stable predictor carries the canary's name, the old stable
+    /// Deployment is gone, the predictor Ready.
+    Promoted { name: String, old_stable: String },
+    /// `rollback`: the entry and its Deployment gone, the stable Deployment rolled out.
+    RolledBack { name: String },
+}
+
+/// The done rule on one read of the object and its predictor Deployments.
+pub fn judge(isvc: &Isvc, goal: &StandardGoal, deployments: &[DeploymentState]) -> Result<(), String> {
+    let find = |name: &str| deployments.iter().find(|d| d.name == name);
+    let stable = deployment_name(&isvc.name, isvc.predictor_name());
+    let rolled_out = |name: &str| match find(name) {
+        Some(d) if d.rolled_out() => Ok(()),
+        Some(d) => Err(format!("waiting for {name}: {}/{} ready, {} updated", d.ready, d.desired, d.updated)),
+        None => Err(format!("waiting for Deployment {name}")),
+    };
+    match goal {
+        StandardGoal::Canary { name, percent } => {
+            let status = isvc.canary_statuses().into_iter().find(|s| &s.name == name);
+            match status {
+                Some(s) if s.ready && s.traffic_percent == Some(*percent) => {}
+                Some(s) if s.traffic_percent != Some(*percent) => {
+                    return Err(format!("waiting for KServe to size the canary {name} for {percent}%"));
+                }
+                _ => return Err(format!("waiting for the canary {name} to be ready")),
+            }
+            rolled_out(&deployment_name(&isvc.name, Some(name)))?;
+            rolled_out(&stable)
+        }
+        StandardGoal::Promoted { name, old_stable } => {
+            if isvc.canaries().iter().any(|c| &c.name == name) || isvc.predictor_name() != Some(name.as_str()) {
+                return Err(format!("waiting for {name} to become the stable predictor"));
+            }
+            if find(old_stable).is_some() {
+                return Err(format!("waiting for the old stable Deployment {old_stable} to be removed"));
+            }
+            if isvc.condition("PredictorReady").map(|c| c.status.as_str()) != Some("True") {
+                return Err("waiting for PredictorReady".to_string());
+            }
+            rolled_out(&stable)
+        }
+        StandardGoal::RolledBack { name } => {
+            let canary = deployment_name(&isvc.name, Some(name));
+            if isvc.canaries().iter().any(|c| &c.name == name) || find(&canary).is_some() {
+                return Err(format!("waiting for the canary {name} and its Deployment {canary} to be removed"));
+            }
+            rolled_out(&stable)
+        }
+    }
+}
+
+/// Why a canary will not come up, from its pods and Deployment (contract, Standard mode):
+/// CrashLoopBackOff, ImagePullBackOff/ErrImagePull, Unschedulable, ProgressDeadlineExceeded.
+/// `CanariesNotReady` alone only means "no available replica yet": not a failure.
+pub fn canary_failure(deployment: Option<&DeploymentState>, pods: &[Value]) -> Option<String> {
+    if let Some(message) = deployment.and_then(|d| d.deadline_exceeded.as_deref()) {
+        return Some(format!("ProgressDeadlineExceeded: {message}"));
+    }
+    pods.iter().find_map(|pod| {
+        let name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("a pod");
+        let unschedulable =
+            pod.pointer("/status/conditions").and_then(Value::as_array).into_iter().flatten().find(|c| {
+                c.get("type").and_then(Value::as_str) == Some("PodScheduled")
+                    && c.get("reason").and_then(Value::as_str) == Some("Unschedulable")
+            });
+        if let Some(c) = unschedulable {
+            let message = c.get("message").and_then(Value::as_str).unwrap_or_default();
+            return Some(format!("{name} Unschedulable: {message}"));
+        }
+        let statuses = ["/status/initContainerStatuses", "/status/containerStatuses"]
+            .into_iter()
+            .filter_map(|ptr| pod.pointer(ptr).and_then(Value::as_array))
+            .flatten();
+        statuses.into_iter().find_map(|cs| {
+            let waiting = cs.pointer("/state/waiting")?;
+            let reason = waiting.get("reason").and_then(Value::as_str)?;
+            ["CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull"].contains(&reason).then(|| {
+                let message = waiting.get("message").and_then(Value::as_str).unwrap_or_default();
+                format!("{name} {reason}: {message}").trim_end_matches([':', ' ']).to_string()
+            })
+        })
+    })
+}
+
+/// Where requests to the InferenceService's URL go: the backend Services of the HTTPRoute KServe
+/// made, with their weights (Gateway API's default weight is 1).
+pub fn route_backends(route: &Value) -> Vec<(String, i64)> {
+    let rules = route.pointer("/spec/rules").and_then(Value::as_array).into_iter().flatten();
+    let mut out: Vec<(String, i64)> = Vec::new();
+    for backend in rules.filter_map(|r| r.get("backendRefs").and_then(Value::as_array)).flatten() {
+        let Some(name) = backend.get("name").and_then(Value::as_str) else { continue };
+        let weight = backend.get("weight").and_then(Value::as_i64).unwrap_or(1);
+        if !out.iter().any(|(n, _)| n == name) {
+            out.push((name.to_string(), weight));
+        }
+    }
+    out
+}
+
+/// The share of requests through the InferenceService's URL that reaches a variant's Service,
+/// in percent, from the route's backends.
+pub fn routed_percent(backends: &[(String, i64)], service: &str) -> i64 {
+    let total: i64 = backends.iter().map(|(_, w)| w).sum();
+    let mine: i64 = backends.iter().filter(|(n, _)| n == service).map(|(_, w)| w).sum();
+    if total == 0 { 0 } else { (mine * 100 + total / 2) / total }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -572,5 +729,81 @@ mod tests {
         let one = isvc(json!([entry("v2", M2, 20)]), Value::Null);
         assert_eq!(written(plan_rollback(&one, None).unwrap()).merge_patch("7")["spec"], json!({"canary": null}));
         assert!(plan_rollback(&isvc(Value::Null, Value::Null), None).is_err());
+    }
+
+    fn deployment(name: &str, desired: i64, ready: i64) -> Value {
+        json!({"metadata": {"name": name, "generation": 2}, "spec": {"replicas": desired},
+               "status": {"observedGeneration": 2, "replicas": desired, "updatedReplicas": desired, "readyReplicas": ready}})
+    }
+
+    #[test]
+    fn a_canary_is_done_when_kserve_sized_it_and_both_deployments_rolled_out() {
+        let goal = StandardGoal::Canary { name: "v2".into(), percent: 25 };
+        let i = isvc(json!([entry("v2", M2, 25)]), json!([{"name": "v2", "ready": true, "trafficPercent": 25}]));
+        let ok = [deployment("iris-predictor", 3, 3), deployment("iris-v2-predictor", 1, 1)]
+            .map(|d| DeploymentState::from_value(&d));
+        assert_eq!(judge(&i, &goal, &ok), Ok(()));
+        let starting = [deployment("iris-predictor", 3, 3), deployment("iris-v2-predictor", 1, 0)]
+            .map(|d| DeploymentState::from_value(&d));
+        assert!(judge(&i, &goal, &starting).unwrap_err().contains("iris-v2-predictor"));
+        let old_size = isvc(json!([entry("v2", M2, 25)]), json!([{"name": "v2", "ready": true, "trafficPercent": 10}]));
+        assert!(judge(&old_size, &goal, &ok).unwrap_err().contains("size"));
+        let mut shrinking = deployment("iris-predictor", 3, 3);
+        shrinking["status"]["replicas"] = json!(4);
+        let shrinking = [
+            DeploymentState::from_value(&shrinking),
+            DeploymentState::from_value(&deployment("iris-v2-predictor", 1, 1)),
+        ];
+        assert!(judge(&i, &goal, &shrinking).is_err(), "an old stable replica still terminating");
+    }
+
+    #[test]
+    fn promote_and_rollback_are_done_when_the_old_deployment_is_gone() {
+        let promoted = Isvc::from_value(json!({
+            "metadata": {"name": "iris"},
+            "spec": {"predictor": {"name": "v2", "model": {"storageUri": M2}}},
+            "status": {"conditions": [{"type": "PredictorReady", "status": "True"}]}
+        }));
+        let goal = StandardGoal::Promoted { name: "v2".into(), old_stable: "iris-predictor".into() };
+        let both = [deployment("iris-predictor", 4, 4), deployment("iris-v2-predictor", 4, 4)]
+            .map(|d| DeploymentState::from_value(&d));
+        assert!(judge(&promoted, &goal, &both).unwrap_err().contains("iris-predictor"));
+        assert_eq!(judge(&promoted, &goal, &both[1..]), Ok(()));
+        let rolled_back = isvc(Value::Null, Value::Null);
+        let goal = StandardGoal::RolledBack { name: "v2".into() };
+        assert!(judge(&rolled_back, &goal, &both).is_err());
+        assert_eq!(judge(&rolled_back, &goal, &both[..1]), Ok(()));
+    }
+
+    #[test]
+    fn failure_signals_are_the_ones_that_hold_still() {
+        let crash = json!({"metadata": {"name": "p1"}, "status": {"containerStatuses": [
+            {"state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 20s"}}}]}});
+        assert_eq!(canary_failure(None, &[crash]).as_deref(), Some("p1 CrashLoopBackOff: back-off 20s"));
+        let pending = json!({"metadata": {"name": "p2"}, "status": {"conditions": [
+            {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/1 nodes"}]}});
+        assert!(canary_failure(None, &[pending]).unwrap().contains("Unschedulable"));
+        let creating = json!({"metadata": {"name": "p3"}, "status": {"containerStatuses": [
+            {"state": {"waiting": {"reason": "ContainerCreating"}}}]}});
+        assert_eq!(canary_failure(None, &[creating]), None);
+        let mut stuck = deployment("iris-v2-predictor", 1, 0);
+        stuck["status"]["conditions"] = json!([{"type": "Progressing", "status": "False",
+            "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet has timed out progressing."}]);
+        assert!(
+            canary_failure(Some(&DeploymentState::from_value(&stuck)), &[])
+                .unwrap()
+                .starts_with("ProgressDeadlineExceeded")
+        );
+    }
+
+    #[test]
+    fn routing_is_read_from_the_route_backends() {
+        let v020 = json!({"spec": {"rules": [{"backendRefs": [{"name": "iris-predictor", "port": 80}]}]}});
+        let backends = route_backends(&v020);
+        assert_eq!(routed_percent(&backends, "iris-predictor"), 100);
+        assert_eq!(routed_percent(&backends, "iris-v2-predictor"), 0);
+        let weighted = json!({"spec": {"rules": [{"backendRefs": [
+            {"name": "iris-predictor", "weight": 75}, {"name": "iris-v2-predictor", "weight": 25}]}]}});
+        assert_eq!(routed_percent(&route_backends(&weighted), "iris-v2-predictor"), 25);
     }
 }
