@@ -19,6 +19,7 @@ pub mod patch;
 pub mod resolve;
 pub mod rollout;
 pub mod rules;
+pub mod standard;
 pub mod terminal;
 pub mod traffic;
 pub mod view;
