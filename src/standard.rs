@@ -501,6 +501,22 @@ pub enum StandardGoal {
     Promoted { name: String, old_stable: String },
     /// `rollback`: the entry and its Deployment gone, the stable Deployment rolled out.
     RolledBack { name: String },
+    /// `wait --for promoted|rolled-back`: no canary entry, no predictor Deployment but the
+    /// stable one, the stable rolled out and the predictor Ready.
+    NoCanary,
+    /// `wait --for ready`: Ready, the stable Deployment rolled out.
+    Ready,
+}
+
+impl StandardGoal {
+    /// The variant whose pods the failure signals are read from: the canary that comes up, the
+    /// promoted (now stable) variant, or the stable one.
+    pub fn watched_variant(&self, isvc: &Isvc) -> Option<String> {
+        match self {
+            StandardGoal::Canary { name, .. } | StandardGoal::Promoted { name, .. } => Some(name.clone()),
+            _ => isvc.predictor_name().map(str::to_string),
+        }
+    }
 }
 
 /// The done rule on one read of the object and its predictor Deployments.
@@ -516,7 +532,8 @@ pub fn judge(isvc: &Isvc, goal: &StandardGoal, deployments: &[DeploymentState]) 
         StandardGoal::Canary { name, percent } => {
             let status = isvc.canary_statuses().into_iter().find(|s| &s.name == name);
             match status {
-                Some(s) if s.ready && s.traffic_percent == Some(*percent) => {}
+                // 0% is a dark launch: ceil(stable × 0 / 100) = 0 replicas, never `ready`.
+                Some(s) if (s.ready || *percent == 0) && s.traffic_percent == Some(*percent) => {}
                 Some(s) if s.traffic_percent != Some(*percent) => {
                     return Err(format!("waiting for KServe to size the canary {name} for {percent}%"));
                 }
@@ -541,6 +558,24 @@ pub fn judge(isvc: &Isvc, goal: &StandardGoal, deployments: &[DeploymentState]) 
             let canary = deployment_name(&isvc.name, Some(name));
             if isvc.canaries().iter().any(|c| &c.name == name) || find(&canary).is_some() {
                 return Err(format!("waiting for the canary {name} and its Deployment {canary} to be removed"));
+            }
+            rolled_out(&stable)
+        }
+        StandardGoal::NoCanary => {
+            if let Some(c) = isvc.canaries().first() {
+                return Err(format!("waiting for the canary {} to be promoted or rolled back", c.name));
+            }
+            if let Some(other) = deployments.iter().find(|d| d.name != stable && d.name.ends_with("-predictor")) {
+                return Err(format!("waiting for Deployment {} to be removed", other.name));
+            }
+            if isvc.condition("PredictorReady").map(|c| c.status.as_str()) != Some("True") {
+                return Err("waiting for PredictorReady".to_string());
+            }
+            rolled_out(&stable)
+        }
+        StandardGoal::Ready => {
+            if isvc.ready() != "True" {
+                return Err("waiting for Ready".to_string());
             }
             rolled_out(&stable)
         }
