@@ -212,8 +212,14 @@ pub async fn run(
         Some(DryRun::Server) => {}
         None => ctx.term.confirm(&format!("Apply to {}/{}?", isvc.namespace, isvc.name))?,
     }
+    // With --wait the watch opens before the write, and the Deployments the wait reads are
+    // listed once: a missing permission stops us (exit 5) before anything changes.
     let waiter = match m.wait {
-        Some(_) if dry_run.is_none() => Some(Waiter::open(&ctx.kube, &isvc).await?),
+        Some(_) if dry_run.is_none() => {
+            let waiter = Waiter::open(&ctx.kube, &isvc).await?;
+            ctx.kube.list_deployments(&isvc.namespace, &deployment_selector(&isvc.name)).await?;
+            Some(waiter)
+        }
         _ => None,
     };
     let before = isvc.clone();
@@ -385,12 +391,30 @@ fn report(ctx: &Ctx, isvc: &Isvc, verb: &str, dry_run: bool) -> Result<Exit> {
 }
 
 /// What a wait reads besides the object: the predictor Deployments and the watched variant's pods.
-async fn read_children(ctx: &Ctx, isvc: &Isvc, goal: &StandardGoal) -> Result<(Vec<DeploymentState>, Vec<Value>)> {
+/// Without the permission to list pods (`can_list_pods` false after the first 403) the pod
+/// failure signals are skipped, silently, as Knative mode skips its ready-pod check; the
+/// Deployments are needed (exit 5).
+async fn read_children(
+    ctx: &Ctx,
+    isvc: &Isvc,
+    goal: &StandardGoal,
+    can_list_pods: &mut bool,
+) -> Result<(Vec<DeploymentState>, Vec<Value>)> {
     let kube = &ctx.kube;
     let deployments = kube.list_deployments(&isvc.namespace, &deployment_selector(&isvc.name)).await?;
     let states: Vec<DeploymentState> = deployments.iter().map(DeploymentState::from_value).collect();
+    if !*can_list_pods {
+        return Ok((states, Vec::new()));
+    }
     let variant = goal.watched_variant(isvc);
-    let pods = kube.list_pods(&isvc.namespace, &variant_pod_selector(&isvc.name, variant.as_deref())).await?;
+    let pods = match kube.list_pods(&isvc.namespace, &variant_pod_selector(&isvc.name, variant.as_deref())).await {
+        Ok(pods) => pods,
+        Err(e) if exit_of(&e) == Exit::Forbidden => {
+            *can_list_pods = false;
+            return Ok((states, Vec::new()));
+        }
+        Err(e) => return Err(e),
+    };
     let pods = pods.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
     Ok((states, pods))
 }
@@ -411,8 +435,9 @@ pub async fn wait(
     waiter.retry_until(deadline);
     let mut last = first.clone();
     let mut failing_since: Option<Instant> = None;
+    let mut can_list_pods = true;
     loop {
-        let (deployments, pods) = read_children(ctx, &last, goal).await?;
+        let (deployments, pods) = read_children(ctx, &last, goal, &mut can_list_pods).await?;
         let phase = match crate::standard::judge(&last, goal, &deployments) {
             Ok(()) => {
                 spinner.finish_and_clear();

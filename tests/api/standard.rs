@@ -330,3 +330,82 @@ fn status_says_no_request_reaches_the_canary_and_gives_its_address() {
     assert_eq!(v.pointer("/standard/variants/1/routedPercent"), Some(&json!(0)), "{v}");
     assert_eq!(v.pointer("/standard/routing/source"), Some(&json!("HTTPRoute iris")), "{v}");
 }
+
+#[test]
+fn knative_mode_shows_a_refusal_of_an_untouched_field_the_same_way() {
+    let stub = Stub::start();
+    stub.on(Route::get(isvc_path()), [Reply::ok(crate::objects::Isvc::deployed().json())]);
+    let message = "admission webhook denied the request: the PYTHONPATH environment variable is not allowed";
+    stub.on(Route::patch(isvc_path()), [Reply::status(422, status(422, "Invalid", message))]);
+
+    let run = run(&stub, &["set", NAME, "10", "--model-uri", M2, "--yes"]);
+
+    run.code(7).stderr_has(message).stderr_has("invalid under this KServe release").all_answered();
+}
+
+#[test]
+fn rollout_is_refused_in_standard_mode_naming_the_steps_by_hand() {
+    let stub = Stub::start();
+    stub.on(Route::get(isvc_path()), [Reply::ok(object(100, &[], &[]))]);
+
+    let run = run(&stub, &["rollout", NAME, "--model-uri", M2, "--steps", "10,100", "--yes"]);
+
+    run.code(7).stderr_has("not available in Standard mode").stderr_has("promote iris --wait");
+    assert!(run.patches().is_empty(), "{}", run.describe());
+}
+
+#[test]
+fn promote_wait_ends_when_the_old_stable_deployment_is_gone() {
+    let stub = Stub::start();
+    stub.on(
+        Route::get(isvc_path()),
+        [Reply::ok(object(100, &[entry("v2", M2, 25)], &[canary_status("v2", true, 25)]))],
+    );
+    let mut after = object(101, &[], &[]);
+    after["spec"]["predictor"]["name"] = json!("v2");
+    after["spec"]["predictor"]["model"]["storageUri"] = json!(M2);
+    stub.on(Route::patch(isvc_path()), [Reply::ok(after.clone())]);
+    let mut settled = after.clone();
+    settled["metadata"]["resourceVersion"] = json!("102");
+    let watch = Watch::new()
+        .event(50, json!({"type": "MODIFIED", "object": after}))
+        .event(400, json!({"type": "MODIFIED", "object": settled}))
+        .end(End::Hold);
+    stub.on(Route::watch(format!("/apis/serving.kserve.io/v1beta1/namespaces/{NS}/inferenceservices")), [watch]);
+    // The old stable Deployment is there at first (the pre-write list and the first turn), then gone.
+    stub.on(
+        Route::get(deployments_path()),
+        [
+            Reply::ok(deployments(&[deployment("iris-predictor", 3, 3), deployment("iris-v2-predictor", 1, 1)])),
+            Reply::ok(deployments(&[deployment("iris-predictor", 3, 3), deployment("iris-v2-predictor", 1, 1)])),
+            Reply::ok(deployments(&[deployment("iris-v2-predictor", 4, 4)])),
+        ],
+    );
+    stub.on(Route::get(pods_path()), [Reply::ok(pod_list(&[pod("iris-v2-predictor-5d9c-x1", None)]))]);
+
+    let run = run(&stub, &["promote", NAME, "--wait", "--timeout", "20s", "--yes"]);
+
+    run.code(0).stdout_is("inferenceservice.serving.kserve.io/iris promoted\n");
+    let lists = run.requests.iter().filter(|r| r.path == deployments_path()).count();
+    assert!(lists >= 3, "waited for the old Deployment to go\n{}", run.describe());
+}
+
+#[test]
+fn rollback_wait_times_out_with_3_while_the_canary_deployment_stays() {
+    let stub = Stub::start();
+    stub.on(Route::get(isvc_path()), [Reply::ok(object(100, &[entry("v2", M2, 25)], &[]))]);
+    stub.on(Route::patch(isvc_path()), [Reply::ok(object(101, &[], &[]))]);
+    stub.on(
+        Route::watch(format!("/apis/serving.kserve.io/v1beta1/namespaces/{NS}/inferenceservices")),
+        [Watch::new().end(End::Hold)],
+    );
+    stub.on(
+        Route::get(deployments_path()),
+        [Reply::ok(deployments(&[deployment("iris-predictor", 3, 3), deployment("iris-v2-predictor", 1, 1)]))],
+    );
+    stub.on(Route::get(pods_path()), [Reply::ok(pod_list(&[]))]);
+
+    let run = run(&stub, &["rollback", NAME, "--wait", "--timeout", "2s", "--yes"]);
+
+    run.code(3).stderr_has("iris-v2-predictor");
+}
