@@ -129,3 +129,46 @@ pub fn set_goal(
         None => StandardGoal::NoCanary,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::standard::Promotion;
+    use serde_json::json;
+
+    fn before() -> Isvc {
+        Isvc::from_value(json!({
+            "metadata": {"name": "iris", "namespace": "t"},
+            "spec": {"predictor": {"model": {"storageUri": "gs://m1"}},
+                     "canary": [{"predictor": {"name": "v2", "model": {"storageUri": "gs://m2"}}, "trafficPercent": 20}]},
+            "status": {"deploymentMode": "Standard"}
+        }))
+    }
+
+    #[test]
+    fn the_goal_is_the_entry_written_or_the_promotion() {
+        let b = before();
+        let added = json!({"predictor": {"name": "v3", "model": {"storageUri": "gs://m3"}}, "trafficPercent": 10});
+        let change = CanaryChange { canaries: Some(vec![b.canaries()[0].raw.clone(), added]), promote: None };
+        assert_eq!(
+            set_goal(&b, Some(&change), 10, None, Some("gs://m3")),
+            StandardGoal::Canary { name: "v3".into(), percent: 10 }
+        );
+        let promote = CanaryChange {
+            canaries: None,
+            promote: Some(Promotion {
+                name: "v2".into(),
+                field: crate::isvc::ModelField::Model,
+                model_uri: "gs://m2".into(),
+            }),
+        };
+        assert_eq!(
+            set_goal(&b, Some(&promote), 100, None, None),
+            StandardGoal::Promoted { name: "v2".into(), old_stable: "iris-predictor".into() }
+        );
+        // Nothing written: the canary asked (or the only one) at the percent asked.
+        assert_eq!(set_goal(&b, None, 20, None, None), StandardGoal::Canary { name: "v2".into(), percent: 20 });
+        let none = Isvc::from_value(json!({"metadata": {"name": "iris"}, "spec": {"predictor": {}}}));
+        assert_eq!(set_goal(&none, None, 100, None, None), StandardGoal::NoCanary);
+    }
+}

@@ -374,8 +374,8 @@ fn check_not_pruned(before: &Isvc, change: &CanaryChange, after: &Isvc) -> Resul
         return Err(fail(
             Exit::Refused,
             format!(
-                "this KServe release has no spec.canary (needs v0.20+): the API server dropped the field, so {} is \
-                 unchanged ({}); nothing else changed",
+                "this KServe release has no spec.canary (needs v0.20+): Standard-mode canaries are spec.canary entries, \
+                 and the API server dropped the field, so {} is unchanged ({}); nothing else changed",
                 before.name,
                 describe(after)
             ),
