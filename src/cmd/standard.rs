@@ -419,6 +419,33 @@ async fn read_children(
     Ok((states, pods))
 }
 
+/// Where KServe weights the route (after 0.20.0), `set N` is done only once the HTTPRoute
+/// `{isvc}` carries N % to the canary's Service. A route that weights no backend (0.20.0), or none
+/// at all, is not judged; `Err(())` when the route cannot be read (forbidden, not found, no
+/// Gateway API): the rule is then skipped for the rest of the wait.
+async fn route_carries(ctx: &Ctx, isvc: &Isvc, name: &str, percent: i64) -> Result<Result<(), String>, ()> {
+    let route = ctx.kube.get_httproute(&isvc.namespace, &isvc.name).await.map_err(|_| ())?;
+    let weighted = route
+        .pointer("/spec/rules")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get("backendRefs").and_then(Value::as_array))
+        .flatten()
+        .any(|b| b.get("weight").is_some());
+    let service = deployment_name(&isvc.name, Some(name));
+    let backends = crate::standard::route_backends(&route);
+    if !weighted || (percent == 0 && !backends.iter().any(|(n, _)| n == &service)) {
+        return Ok(Ok(()));
+    }
+    let routed = crate::standard::routed_percent(&backends, &service);
+    if routed == percent {
+        Ok(Ok(()))
+    } else {
+        Ok(Err(format!("waiting for the route {} to carry {percent}% to {service} (now {routed}%)", isvc.name)))
+    }
+}
+
 /// Waits until `goal` holds: the InferenceService watched, its Deployments and the watched
 /// variant's pods read on each event and every [`POLL`]. A failure signal held for
 /// `--fail-window` ⇒ exit 4; `--timeout` ⇒ exit 3; Ctrl-C ⇒ 130.
@@ -436,9 +463,23 @@ pub async fn wait(
     let mut last = first.clone();
     let mut failing_since: Option<Instant> = None;
     let mut can_list_pods = true;
+    let mut can_read_route = true;
     loop {
         let (deployments, pods) = read_children(ctx, &last, goal, &mut can_list_pods).await?;
-        let phase = match crate::standard::judge(&last, goal, &deployments) {
+        let mut verdict = crate::standard::judge(&last, goal, &deployments);
+        if verdict.is_ok()
+            && let StandardGoal::Canary { name, percent } = goal
+            && can_read_route
+        {
+            verdict = match route_carries(ctx, &last, name, *percent).await {
+                Ok(v) => v,
+                Err(()) => {
+                    can_read_route = false;
+                    Ok(())
+                }
+            };
+        }
+        let phase = match verdict {
             Ok(()) => {
                 spinner.finish_and_clear();
                 return Ok(last);

@@ -409,3 +409,35 @@ fn rollback_wait_times_out_with_3_while_the_canary_deployment_stays() {
 
     run.code(3).stderr_has("iris-v2-predictor");
 }
+
+#[test]
+fn where_the_route_is_weighted_set_waits_until_it_carries_the_percent() {
+    let stub = Stub::start();
+    stub.on(Route::get(isvc_path()), [Reply::ok(object(100, &[], &[]))]);
+    let ready = object(101, &[entry("v2", M2, 25)], &[canary_status("v2", true, 25)]);
+    stub.on(Route::patch(isvc_path()), [Reply::ok(ready)]);
+    stub.on(
+        Route::watch(format!("/apis/serving.kserve.io/v1beta1/namespaces/{NS}/inferenceservices")),
+        [Watch::new().end(End::Hold)],
+    );
+    stub.on(
+        Route::get(deployments_path()),
+        [Reply::ok(deployments(&[deployment("iris-predictor", 3, 3), deployment("iris-v2-predictor", 1, 1)]))],
+    );
+    stub.on(Route::get(pods_path()), [Reply::ok(pod_list(&[]))]);
+    let weights = |stable: i64, canary: i64| {
+        json!({"spec": {"rules": [{"backendRefs": [
+            {"name": "iris-predictor", "weight": stable}, {"name": "iris-v2-predictor", "weight": canary}]}]}})
+    };
+    // A KServe that weights the route: first still 100/0, then 75/25.
+    stub.on(
+        Route::get(format!("/apis/gateway.networking.k8s.io/v1/namespaces/{NS}/httproutes/{NAME}")),
+        [Reply::ok(weights(100, 0)), Reply::ok(weights(75, 25))],
+    );
+
+    let run = run(&stub, &["set", NAME, "25", "--model-uri", M2, "--wait", "--timeout", "20s", "--yes"]);
+
+    run.code(0);
+    let reads = run.requests.iter().filter(|r| r.path.ends_with("/httproutes/iris")).count();
+    assert_eq!(reads, 2, "done only once the route carries 25%\n{}", run.describe());
+}
