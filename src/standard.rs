@@ -523,7 +523,12 @@ impl StandardGoal {
 pub fn judge(isvc: &Isvc, goal: &StandardGoal, deployments: &[DeploymentState]) -> Result<(), String> {
     let find = |name: &str| deployments.iter().find(|d| d.name == name);
     let stable = deployment_name(&isvc.name, isvc.predictor_name());
+    let sizes = expected_replicas(isvc);
     let rolled_out = |name: &str| match find(name) {
+        // KServe's size not yet applied (an HPA that has not scaled the Deployment yet).
+        Some(d) if sizes.get(name).is_some_and(|want| d.desired < *want) => {
+            Err(format!("waiting for {name} to be sized to {} replicas ({} now)", sizes[name], d.desired))
+        }
         Some(d) if d.rolled_out() => Ok(()),
         Some(d) => Err(format!("waiting for {name}: {}/{} ready, {} updated", d.ready, d.desired, d.updated)),
         None => Err(format!("waiting for Deployment {name}")),
@@ -580,6 +585,29 @@ pub fn judge(isvc: &Isvc, goal: &StandardGoal, deployments: &[DeploymentState]) 
             rolled_out(&stable)
         }
     }
+}
+
+/// The replicas KServe 0.20 gives each predictor Deployment (facts §4.7): a canary its own
+/// `minReplicas`, else ⌈stable minReplicas (default 1) × percent / 100⌉; the stable one, when its
+/// `minReplicas` is set, that less the canaries' replicas (at least 1). A Deployment must have at
+/// least these (an HPA may add more); a stable without `minReplicas` has no expectation.
+pub fn expected_replicas(isvc: &Isvc) -> std::collections::BTreeMap<String, i64> {
+    let stable_min = isvc.raw.pointer("/spec/predictor/minReplicas").and_then(Value::as_i64);
+    let base = stable_min.unwrap_or(1);
+    let mut out = std::collections::BTreeMap::new();
+    let mut taken = 0;
+    for c in isvc.canaries() {
+        let count = match c.raw.pointer("/predictor/minReplicas").and_then(Value::as_i64) {
+            Some(n) => n,
+            None => (base * c.percent + 99) / 100,
+        };
+        taken += count;
+        out.insert(deployment_name(&isvc.name, Some(&c.name)), count);
+    }
+    if let Some(min) = stable_min {
+        out.insert(deployment_name(&isvc.name, isvc.predictor_name()), (min - taken).max(1));
+    }
+    out
 }
 
 /// Why a canary will not come up, from its pods and Deployment (contract, Standard mode):
@@ -790,6 +818,22 @@ mod tests {
             DeploymentState::from_value(&deployment("iris-v2-predictor", 1, 1)),
         ];
         assert!(judge(&i, &goal, &shrinking).is_err(), "an old stable replica still terminating");
+    }
+
+    #[test]
+    fn kserve_sizes_the_variants_and_the_wait_waits_for_the_size() {
+        // KServe's canary_controller_test: 4 stable + 25 % ⇒ 3 + 1; two of 25 % ⇒ 2/1/1.
+        let i = isvc(json!([entry("v2", M2, 25)]), json!([{"name": "v2", "ready": true, "trafficPercent": 25}]));
+        let sizes = expected_replicas(&i);
+        assert_eq!((sizes["iris-predictor"], sizes["iris-v2-predictor"]), (3, 1));
+        let two = isvc(json!([entry("v2", M2, 25), entry("v3", M3, 25)]), Value::Null);
+        let sizes = expected_replicas(&two);
+        assert_eq!((sizes["iris-predictor"], sizes["iris-v2-predictor"], sizes["iris-v3-predictor"]), (2, 1, 1));
+        // An HPA that has not yet scaled the stable Deployment up to its size.
+        let goal = StandardGoal::Canary { name: "v2".into(), percent: 25 };
+        let early = [deployment("iris-predictor", 1, 1), deployment("iris-v2-predictor", 1, 1)]
+            .map(|d| DeploymentState::from_value(&d));
+        assert!(judge(&i, &goal, &early).unwrap_err().contains("sized to 3"));
     }
 
     #[test]

@@ -419,23 +419,17 @@ async fn read_children(
     Ok((states, pods))
 }
 
-/// Where KServe weights the route (after 0.20.0), `set N` is done only once the HTTPRoute
-/// `{isvc}` carries N % to the canary's Service. A route that weights no backend (0.20.0), or none
-/// at all, is not judged; `Err(())` when the route cannot be read (forbidden, not found, no
-/// Gateway API): the rule is then skipped for the rest of the wait.
+/// Where KServe routes to canaries (after 0.20.0: the canary's Service among the HTTPRoute
+/// `{isvc}`'s backends), `set N` is done only once the route carries N % to it. A route without
+/// the canary's Service (0.20.0, which routes nothing to canaries; the API server defaults every
+/// backend's weight to 1, so a weight alone says nothing) is not judged; `Err(())` when the route
+/// cannot be read (forbidden, not found, no Gateway API): the rule is then skipped for the rest
+/// of the wait.
 async fn route_carries(ctx: &Ctx, isvc: &Isvc, name: &str, percent: i64) -> Result<Result<(), String>, ()> {
     let route = ctx.kube.get_httproute(&isvc.namespace, &isvc.name).await.map_err(|_| ())?;
-    let weighted = route
-        .pointer("/spec/rules")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r.get("backendRefs").and_then(Value::as_array))
-        .flatten()
-        .any(|b| b.get("weight").is_some());
     let service = deployment_name(&isvc.name, Some(name));
     let backends = crate::standard::route_backends(&route);
-    if !weighted || (percent == 0 && !backends.iter().any(|(n, _)| n == &service)) {
+    if !backends.iter().any(|(n, _)| n == &service) {
         return Ok(Ok(()));
     }
     let routed = crate::standard::routed_percent(&backends, &service);
