@@ -17,7 +17,8 @@ pub async fn run(ctx: &Ctx, args: &PromoteArgs) -> Result<Exit> {
     let isvc = resolve(&ctx.kube, &ctx.term, args.name.as_deref()).await?;
     if std_mode::is_standard(&isvc) {
         std_mode::refuse_component(args.component)?;
-        let m = StdMutation { write: &args.write, wait, expect: args.expect_revision.as_deref() };
+        let m =
+            StdMutation { write: &args.write, wait, expect: args.expect_revision.as_deref(), verb: Some("promoted") };
         let (asked, force) = (args.canary_name.as_deref(), args.force);
         // The canary's name makes the stable predictor's; the old stable Deployment goes.
         return std_mode::run(

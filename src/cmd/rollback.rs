@@ -21,7 +21,7 @@ pub async fn run(ctx: &Ctx, args: &RollbackArgs) -> Result<Exit> {
     let isvc = resolve(&ctx.kube, &ctx.term, args.name.as_deref()).await?;
     if std_mode::is_standard(&isvc) {
         std_mode::refuse_component(c)?;
-        let m = StdMutation { write: &args.write, wait, expect: None };
+        let m = StdMutation { write: &args.write, wait, expect: None, verb: Some("rolled back") };
         let asked = args.canary_name.as_deref();
         // The entry removed: the one that was there and is no more.
         return std_mode::run(

@@ -85,7 +85,7 @@ async fn standard(
         canary_name: args.canary_name.as_deref(),
         replace: args.replace,
     };
-    let m = StdMutation { write: &args.write, wait, expect: args.expect_revision.as_deref() };
+    let m = StdMutation { write: &args.write, wait, expect: args.expect_revision.as_deref(), verb: None };
     let asked = args.canary_name.clone();
     let model = args.model_uri.clone();
     std_mode::run(

@@ -53,6 +53,8 @@ pub struct StdMutation<'a> {
     /// `--expect-revision NAME`: in Standard mode, the newest variant (the last canary, or the
     /// stable predictor when there is none) must be NAME (or its Deployment's name) and ready.
     pub expect: Option<&'a str>,
+    /// The result line's verb; `None`: from the change (`promoted`, else `canary set`).
+    pub verb: Option<&'static str>,
 }
 
 /// The fields a Standard-mode write owns: `spec.canary`, `spec.predictor.name` and the stable
@@ -206,7 +208,7 @@ pub async fn run(
     } else {
         eprintln!("{}", sanitize(&format!("{} -> {}", describe(&isvc), describe(&predicted))));
     }
-    let verb = verb_of(&change);
+    let verb = m.verb.unwrap_or_else(|| verb_of(&change));
     match dry_run {
         Some(DryRun::Client) => return report(ctx, &predicted, verb, true),
         Some(DryRun::Server) => {}
@@ -227,7 +229,7 @@ pub async fn run(
     else {
         return report(ctx, &before, "unchanged", dry_run.is_some());
     };
-    let verb = verb_of(&change);
+    let verb = m.verb.unwrap_or_else(|| verb_of(&change));
     match (waiter, m.wait) {
         (Some(waiter), Some(limits)) => {
             let g = goal(&decided_on, Some(&change));

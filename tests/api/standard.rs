@@ -157,7 +157,7 @@ fn rollback_removes_the_entry() {
 
     let run = run(&stub, &["rollback", NAME, "--yes"]);
 
-    run.code(0).all_answered();
+    run.code(0).stdout_is("inferenceservice.serving.kserve.io/iris rolled back\n").all_answered();
     assert_eq!(
         run.patches()[0].json(),
         json!({"metadata": {"resourceVersion": "100"}, "spec": {"canary": null}}),
