@@ -439,15 +439,19 @@ fn measure_in(ns: &Ns, removed: Option<(&str, &str, &str)>, rules: Value, needs:
     ns.grant(&c.limited_user, "isvc-canary", rules);
     ns.create_ready(NAME, MODEL_1);
     let standard = STANDARD.get().copied().unwrap_or(false);
-    if standard {
-        create_standard(ns);
-    }
+    // Made only once the Knative commands have run: the commands without NAME need the Knative
+    // one to be the only InferenceService of the namespace.
+    let mut standard_made = false;
     let mut got = Vec::new();
     let mut problems = Vec::new();
     for (cmd, need) in COMMANDS.into_iter().zip(needs) {
         if need == NotRun || (cmd.standard() && !standard) {
             got.push(Got::Skipped);
             continue;
+        }
+        if cmd.standard() && !standard_made {
+            create_standard(ns);
+            standard_made = true;
         }
         prepare(ns, cmd);
         let before = owned_view(&ns.get(cmd.target()));
