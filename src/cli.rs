@@ -387,6 +387,9 @@ pub struct SetArgs {
     /// Allow replacing a canary of another model that is in progress
     #[arg(long)]
     pub replace: bool,
+    /// Standard mode: the spec.canary entry (predictor.name) to act on
+    #[arg(long, value_name = "NAME")]
+    pub canary_name: Option<String>,
     /// Write only if the latest revision is this one (a name, or a number: 2 = ...-00002)
     #[arg(long, value_name = "REV")]
     pub expect_revision: Option<String>,
@@ -404,6 +407,9 @@ pub struct PromoteArgs {
     /// Promote even when the latest created revision is not ready
     #[arg(long)]
     pub force: bool,
+    /// Standard mode: the spec.canary entry (predictor.name) to act on
+    #[arg(long, value_name = "NAME")]
+    pub canary_name: Option<String>,
     /// Write only if the latest revision is this one (a name, or a number: 2 = ...-00002)
     #[arg(long, value_name = "REV")]
     pub expect_revision: Option<String>,
@@ -418,6 +424,9 @@ pub struct RollbackArgs {
     /// The component to roll back
     #[arg(long, value_enum, default_value_t)]
     pub component: Component,
+    /// Standard mode: the spec.canary entry (predictor.name) to act on
+    #[arg(long, value_name = "NAME")]
+    pub canary_name: Option<String>,
     #[command(flatten)]
     pub write: WriteArgs,
 }
@@ -465,6 +474,9 @@ pub struct WaitArgs {
     /// The component to judge
     #[arg(long, value_enum, default_value_t)]
     pub component: Component,
+    /// Standard mode: the spec.canary entry (predictor.name) to act on
+    #[arg(long, value_name = "NAME")]
+    pub canary_name: Option<String>,
     #[command(flatten)]
     pub limits: LimitArgs,
     /// Output format (default: the result line)

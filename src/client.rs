@@ -386,6 +386,24 @@ impl Kube {
         Ok(Box::pin(events))
     }
 
+    /// The predictor Deployments of a Standard-mode InferenceService (label selector by isvc).
+    pub async fn list_deployments(&self, ns: &str, selector: &str) -> Result<Vec<Value>> {
+        let uri = format!("/apis/apps/v1/namespaces/{}/deployments?labelSelector={}", encode(ns), encode(selector));
+        Ok(items(self.call(Method::GET, &uri, None, None).await?))
+    }
+
+    /// A Gateway API HTTPRoute (the one KServe writes for a Standard-mode InferenceService).
+    pub async fn get_httproute(&self, ns: &str, name: &str) -> Result<Value> {
+        let uri = format!("/apis/gateway.networking.k8s.io/v1/namespaces/{}/httproutes/{}", encode(ns), encode(name));
+        self.call(Method::GET, &uri, None, None).await
+    }
+
+    /// A networking.k8s.io Ingress (KServe's Standard mode without Gateway API).
+    pub async fn get_ingress(&self, ns: &str, name: &str) -> Result<Value> {
+        let uri = format!("/apis/networking.k8s.io/v1/namespaces/{}/ingresses/{}", encode(ns), encode(name));
+        self.call(Method::GET, &uri, None, None).await
+    }
+
     /// Lists pods (objects), for the waits.
     pub async fn list_pods(&self, ns: &str, selector: &str) -> Result<Value> {
         let uri = format!("/api/v1/namespaces/{}/pods?labelSelector={}", encode(ns), encode(selector));

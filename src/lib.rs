@@ -20,6 +20,7 @@ pub mod resolve;
 pub mod rollout;
 pub mod rules;
 pub mod standard;
+pub mod standard_view;
 pub mod terminal;
 pub mod traffic;
 pub mod view;

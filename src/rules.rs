@@ -30,6 +30,25 @@ fn refuse(message: impl Into<String>) -> Fail {
 /// Every mutation and `wait`: a readable status, and Knative mode (only it has revisions and a
 /// traffic split).
 pub fn check_mode(isvc: &Isvc) -> Result<(), Fail> {
+    check_readable(isvc)?;
+    match isvc.mode() {
+        Mode::Knative => Ok(()),
+        Mode::Standard => Err(refuse(format!(
+            "{} runs in Standard (RawDeployment) mode, where KServe ignores canaryTrafficPercent and has no revisions: \
+             canaries there are spec.canary entries (KServe 0.20+): use `set {} PERCENT --model-uri URI [--canary-name N]`, \
+             `promote` and `rollback`",
+            isvc.name, isvc.name
+        ))),
+        Mode::ModelMesh => Err(refuse(format!(
+            "{} runs in ModelMesh mode, which KServe does not roll out by revision: canary rollouts need Knative mode",
+            isvc.name
+        ))),
+        Mode::Other(m) => Err(refuse(format!("unsupported deployment mode '{m}' on {}", isvc.name))),
+    }
+}
+
+/// Nothing is decided on a status that could not be read.
+pub fn check_readable(isvc: &Isvc) -> Result<(), Fail> {
     // Nothing is decided on a status that could not be read: the guard rails would see nothing.
     if let Some(why) = &isvc.status_error {
         return Err(Fail::new(
@@ -40,19 +59,7 @@ pub fn check_mode(isvc: &Isvc) -> Result<(), Fail> {
             ),
         ));
     }
-    match isvc.mode() {
-        Mode::Knative => Ok(()),
-        Mode::Standard => Err(refuse(format!(
-            "{} runs in Standard (RawDeployment) mode, where KServe ignores canaryTrafficPercent: \
-             canary rollouts need Knative mode (or spec.canary in KServe 0.20+)",
-            isvc.name
-        ))),
-        Mode::ModelMesh => Err(refuse(format!(
-            "{} runs in ModelMesh mode, which KServe does not roll out by revision: canary rollouts need Knative mode",
-            isvc.name
-        ))),
-        Mode::Other(m) => Err(refuse(format!("unsupported deployment mode '{m}' on {}", isvc.name))),
-    }
+    Ok(())
 }
 
 /// The component must exist in the spec.

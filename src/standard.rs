@@ -501,13 +501,34 @@ pub enum StandardGoal {
     Promoted { name: String, old_stable: String },
     /// `rollback`: the entry and its Deployment gone, the stable Deployment rolled out.
     RolledBack { name: String },
+    /// `wait --for promoted|rolled-back`: no canary entry, no predictor Deployment but the
+    /// stable one, the stable rolled out and the predictor Ready.
+    NoCanary,
+    /// `wait --for ready`: Ready, the stable Deployment rolled out.
+    Ready,
+}
+
+impl StandardGoal {
+    /// The variant whose pods the failure signals are read from: the canary that comes up, the
+    /// promoted (now stable) variant, or the stable one.
+    pub fn watched_variant(&self, isvc: &Isvc) -> Option<String> {
+        match self {
+            StandardGoal::Canary { name, .. } | StandardGoal::Promoted { name, .. } => Some(name.clone()),
+            _ => isvc.predictor_name().map(str::to_string),
+        }
+    }
 }
 
 /// The done rule on one read of the object and its predictor Deployments.
 pub fn judge(isvc: &Isvc, goal: &StandardGoal, deployments: &[DeploymentState]) -> Result<(), String> {
     let find = |name: &str| deployments.iter().find(|d| d.name == name);
     let stable = deployment_name(&isvc.name, isvc.predictor_name());
+    let sizes = expected_replicas(isvc);
     let rolled_out = |name: &str| match find(name) {
+        // KServe's size not yet applied (an HPA that has not scaled the Deployment yet).
+        Some(d) if sizes.get(name).is_some_and(|want| d.desired < *want) => {
+            Err(format!("waiting for {name} to be sized to {} replicas ({} now)", sizes[name], d.desired))
+        }
         Some(d) if d.rolled_out() => Ok(()),
         Some(d) => Err(format!("waiting for {name}: {}/{} ready, {} updated", d.ready, d.desired, d.updated)),
         None => Err(format!("waiting for Deployment {name}")),
@@ -516,7 +537,8 @@ pub fn judge(isvc: &Isvc, goal: &StandardGoal, deployments: &[DeploymentState]) 
         StandardGoal::Canary { name, percent } => {
             let status = isvc.canary_statuses().into_iter().find(|s| &s.name == name);
             match status {
-                Some(s) if s.ready && s.traffic_percent == Some(*percent) => {}
+                // 0% is a dark launch: ceil(stable × 0 / 100) = 0 replicas, never `ready`.
+                Some(s) if (s.ready || *percent == 0) && s.traffic_percent == Some(*percent) => {}
                 Some(s) if s.traffic_percent != Some(*percent) => {
                     return Err(format!("waiting for KServe to size the canary {name} for {percent}%"));
                 }
@@ -544,7 +566,48 @@ pub fn judge(isvc: &Isvc, goal: &StandardGoal, deployments: &[DeploymentState]) 
             }
             rolled_out(&stable)
         }
+        StandardGoal::NoCanary => {
+            if let Some(c) = isvc.canaries().first() {
+                return Err(format!("waiting for the canary {} to be promoted or rolled back", c.name));
+            }
+            if let Some(other) = deployments.iter().find(|d| d.name != stable && d.name.ends_with("-predictor")) {
+                return Err(format!("waiting for Deployment {} to be removed", other.name));
+            }
+            if isvc.condition("PredictorReady").map(|c| c.status.as_str()) != Some("True") {
+                return Err("waiting for PredictorReady".to_string());
+            }
+            rolled_out(&stable)
+        }
+        StandardGoal::Ready => {
+            if isvc.ready() != "True" {
+                return Err("waiting for Ready".to_string());
+            }
+            rolled_out(&stable)
+        }
     }
+}
+
+/// The replicas KServe 0.20 gives each predictor Deployment (facts §4.7): a canary its own
+/// `minReplicas`, else ⌈stable minReplicas (default 1) × percent / 100⌉; the stable one, when its
+/// `minReplicas` is set, that less the canaries' replicas (at least 1). A Deployment must have at
+/// least these (an HPA may add more); a stable without `minReplicas` has no expectation.
+pub fn expected_replicas(isvc: &Isvc) -> std::collections::BTreeMap<String, i64> {
+    let stable_min = isvc.raw.pointer("/spec/predictor/minReplicas").and_then(Value::as_i64);
+    let base = stable_min.unwrap_or(1);
+    let mut out = std::collections::BTreeMap::new();
+    let mut taken = 0;
+    for c in isvc.canaries() {
+        let count = match c.raw.pointer("/predictor/minReplicas").and_then(Value::as_i64) {
+            Some(n) => n,
+            None => (base * c.percent + 99) / 100,
+        };
+        taken += count;
+        out.insert(deployment_name(&isvc.name, Some(&c.name)), count);
+    }
+    if let Some(min) = stable_min {
+        out.insert(deployment_name(&isvc.name, isvc.predictor_name()), (min - taken).max(1));
+    }
+    out
 }
 
 /// Why a canary will not come up, from its pods and Deployment (contract, Standard mode):
@@ -755,6 +818,22 @@ mod tests {
             DeploymentState::from_value(&deployment("iris-v2-predictor", 1, 1)),
         ];
         assert!(judge(&i, &goal, &shrinking).is_err(), "an old stable replica still terminating");
+    }
+
+    #[test]
+    fn kserve_sizes_the_variants_and_the_wait_waits_for_the_size() {
+        // KServe's canary_controller_test: 4 stable + 25 % ⇒ 3 + 1; two of 25 % ⇒ 2/1/1.
+        let i = isvc(json!([entry("v2", M2, 25)]), json!([{"name": "v2", "ready": true, "trafficPercent": 25}]));
+        let sizes = expected_replicas(&i);
+        assert_eq!((sizes["iris-predictor"], sizes["iris-v2-predictor"]), (3, 1));
+        let two = isvc(json!([entry("v2", M2, 25), entry("v3", M3, 25)]), Value::Null);
+        let sizes = expected_replicas(&two);
+        assert_eq!((sizes["iris-predictor"], sizes["iris-v2-predictor"], sizes["iris-v3-predictor"]), (2, 1, 1));
+        // An HPA that has not yet scaled the stable Deployment up to its size.
+        let goal = StandardGoal::Canary { name: "v2".into(), percent: 25 };
+        let early = [deployment("iris-predictor", 1, 1), deployment("iris-v2-predictor", 1, 1)]
+            .map(|d| DeploymentState::from_value(&d));
+        assert!(judge(&i, &goal, &early).unwrap_err().contains("sized to 3"));
     }
 
     #[test]

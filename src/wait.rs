@@ -398,6 +398,17 @@ impl Waiter {
         }
     }
 
+    /// The next object from the watch, for a wait that drives its own loop (Standard mode):
+    /// `None` when the watch had nothing (reopening), an error when the object was deleted.
+    pub async fn next_isvc(&mut self) -> Result<Option<Isvc>> {
+        self.next_object().await
+    }
+
+    /// The reads of a wait retry as every request does, but never past its deadline.
+    pub fn retry_until(&mut self, deadline: Instant) {
+        self.kube = self.kube.retries_until(deadline);
+    }
+
     async fn ready_pod_revisions(&self) -> Result<Vec<String>> {
         let list = self.kube.list_pods(&self.ns, &pod_selector(&self.name)).await?;
         Ok(ready_revisions(&list))

@@ -9,6 +9,7 @@ mod promote;
 mod rollback;
 mod rollout;
 mod set;
+mod standard;
 mod status;
 mod tag_routing;
 mod undo;

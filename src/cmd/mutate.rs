@@ -19,6 +19,10 @@ use crate::wait::{Goal, WaitRequest, Waiter};
 /// Conflicts retried before the command gives up (exit 7).
 const MAX_RETRIES: usize = 3;
 
+/// The fields a Knative-mode write sends, as a validation message would name them: a refusal
+/// naming none of them is about the stored object itself (KServe 0.20 validates it whole).
+const KNATIVE_TOUCHED: &[&str] = &["canaryTrafficPercent", "storageUri", "enable-tag-routing"];
+
 /// A mutation, as a command describes it.
 pub struct Mutation<'a> {
     pub name: Option<&'a str>,
@@ -189,7 +193,9 @@ async fn write(
                 ctx.term.warn(&format!("{e:#}: reading {} again to see", isvc.name));
                 e
             }
-            Err(e) if !is_precondition_failure(&e, kind) => return Err(e),
+            Err(e) if !is_precondition_failure(&e, kind) => {
+                return Err(super::standard::explain_invalid(e, KNATIVE_TOUCHED));
+            }
             Err(e) => e,
         };
         let unanswered = is_unanswered(&err);

@@ -65,6 +65,19 @@ pub async fn run(ctx: &Ctx, args: &RolloutArgs) -> Result<Exit> {
     }
     let prometheus = prometheus_of(args, &ctx.kube)?;
     let isvc = resolve(&ctx.kube, &ctx.term, args.name.as_deref()).await?;
+    if super::standard::is_standard(&isvc) {
+        // Its gates read Knative's queue-proxy metrics and its smoke request the canary's
+        // revision URL: neither exists for a spec.canary variant, and KServe 0.20.0 routes it nothing.
+        return Err(fail(
+            Exit::Refused,
+            format!(
+                "rollout is not available in Standard mode (its gates measure Knative revisions, and KServe 0.20.0 routes \
+                 no request to a spec.canary variant): step by hand with `set {n} PERCENT --model-uri URI --wait`, \
+                 `set {n} PERCENT --wait`, then `promote {n} --wait` or `rollback {n} --wait`",
+                n = isvc.name
+            ),
+        ));
+    }
     check_mode(&isvc)?;
     // Asked once, at a terminal without --yes; the steps are not asked one by one.
     let what = match &fresh {

@@ -16,6 +16,7 @@ use crate::error::{Exit, exit_of, fail};
 use crate::isvc::Isvc;
 use crate::output::{ListWriter, TableWriter, render_table, to_json, to_yaml};
 use crate::resolve::explain_not_found;
+use crate::standard_view::StandardView;
 use crate::view::{self, IsvcView, PodView, Revisions};
 
 pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
@@ -47,6 +48,8 @@ struct Snapshot {
     /// For one InferenceService (named, or the only one): the revisions and why pods could not
     /// be listed.
     detail: Option<(Revisions, Option<String>)>,
+    /// For one Standard-mode InferenceService: its variants, routing and pods.
+    standard: Option<StandardView>,
 }
 
 impl Snapshot {
@@ -75,7 +78,11 @@ impl Snapshot {
         let (revisions, pods, pods_note) = children(revisions, pods);
         let views =
             table.rows.iter().map(|row| view::build(&Isvc::from_value(row.object()), &revisions, &pods)).collect();
-        Ok(Snapshot { headers, rows, views, detail: Some((revisions, pods_note)) })
+        let standard = match table.rows.first().map(|row| Isvc::from_value(row.object())) {
+            Some(isvc) if super::standard::is_standard(&isvc) => Some(read_standard(ctx, &isvc).await),
+            _ => None,
+        };
+        Ok(Snapshot { headers, rows, views, detail: Some((revisions, pods_note)), standard })
     }
 
     /// Every InferenceService of the scope, page after page, held whole (`--watch` compares one
@@ -84,7 +91,8 @@ impl Snapshot {
         let wide = ctx.output() == Some(OutputFormat::Wide);
         let structured = matches!(ctx.output(), Some(OutputFormat::Json | OutputFormat::Yaml));
         let mut pages = Pages::new(ctx, args, structured);
-        let mut snapshot = Snapshot { headers: Vec::new(), rows: Vec::new(), views: Vec::new(), detail: None };
+        let mut snapshot =
+            Snapshot { headers: Vec::new(), rows: Vec::new(), views: Vec::new(), detail: None, standard: None };
         let mut objects = Vec::new();
         while let Some(page) = pages.next().await? {
             let (headers, rows) = view::isvc_rows(&page, args.all_namespaces, wide);
@@ -100,6 +108,9 @@ impl Snapshot {
                 snapshot.views.push(view::build(&isvc, &revisions, &pods));
                 if one {
                     snapshot.detail = Some((revisions, pods_note));
+                    if super::standard::is_standard(&isvc) {
+                        snapshot.standard = Some(read_standard(ctx, &isvc).await);
+                    }
                 }
             }
         }
@@ -118,7 +129,9 @@ impl Snapshot {
                 }
                 let headers: Vec<&str> = self.headers.iter().map(String::as_str).collect();
                 let mut out = render_table(&headers, &self.rows, no_headers);
-                if let (Some(view), Some((revisions, pods_note))) = (self.views.first(), &self.detail) {
+                if let Some(standard) = &self.standard {
+                    out.push_str(&crate::standard_view::render(standard, no_headers));
+                } else if let (Some(view), Some((revisions, pods_note))) = (self.views.first(), &self.detail) {
                     out.push_str(&view::render_details(
                         view,
                         revisions,
@@ -135,7 +148,13 @@ impl Snapshot {
 
     fn structured(&self, args: &StatusArgs) -> Value {
         match (&args.name, self.views.first()) {
-            (Some(_), Some(v)) => serde_json::to_value(v).unwrap_or(Value::Null),
+            (Some(_), Some(v)) => {
+                let mut value = serde_json::to_value(v).unwrap_or(Value::Null);
+                if let (Some(standard), Some(obj)) = (&self.standard, value.as_object_mut()) {
+                    obj.insert("standard".to_string(), serde_json::to_value(standard).unwrap_or(Value::Null));
+                }
+                value
+            }
             _ => json!({"apiVersion": "v1", "kind": "List", "items": self.views}),
         }
     }
@@ -228,7 +247,9 @@ async fn stream(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
             let isvc = Isvc::from_value(page.rows[0].object());
             let (revisions, pods, pods_note) = read_children(ctx, &isvc).await;
             let views = vec![view::build(&isvc, &revisions, &pods)];
-            let snapshot = Snapshot { headers, rows, views, detail: Some((revisions, pods_note)) };
+            let standard =
+                if super::standard::is_standard(&isvc) { Some(read_standard(ctx, &isvc).await) } else { None };
+            let snapshot = Snapshot { headers, rows, views, detail: Some((revisions, pods_note)), standard };
             write_out(&snapshot.render(ctx, args)?)?;
             return Ok(Exit::Ok);
         } else {
@@ -265,6 +286,52 @@ async fn read_children(ctx: &Ctx, isvc: &Isvc) -> (Revisions, Vec<PodView>, Opti
     let (revisions, pods) =
         tokio::join!(kube.list_revisions(&isvc.namespace, &selector), kube.pod_table(&isvc.namespace, &selector));
     children(revisions, pods)
+}
+
+/// A Standard-mode InferenceService's variants: its predictor Deployments, the route KServe wrote
+/// (the HTTPRoute `{isvc}`, else the Ingress `{isvc}`, else unknown) and the pods of each
+/// variant. Unreadable parts are said, not fatal.
+async fn read_standard(ctx: &Ctx, isvc: &Isvc) -> StandardView {
+    use crate::standard::{DeploymentState, deployment_name, variant_pod_selector};
+    use crate::standard_view::RouteSource;
+    let (kube, ns, name) = (&ctx.kube, isvc.namespace.as_str(), isvc.name.as_str());
+    let deployments = match kube.list_deployments(ns, &super::standard::deployment_selector(name)).await {
+        Ok(items) => items.iter().map(DeploymentState::from_value).collect(),
+        Err(e) => {
+            ctx.term.warn(&format!("Deployments {}", reason(&e, "list deployments.apps")));
+            Vec::new()
+        }
+    };
+    let route = match kube.get_httproute(ns, name).await {
+        Ok(object) => RouteSource::HttpRoute { name: name.to_string(), object },
+        Err(route_err) => match kube.get_ingress(ns, name).await {
+            Ok(object) => RouteSource::Ingress { name: name.to_string(), object },
+            Err(ingress_err) => RouteSource::Unknown(format!(
+                "neither the HTTPRoute {name} ({}) nor the Ingress {name} ({}) could be read",
+                short_reason(&route_err),
+                short_reason(&ingress_err)
+            )),
+        },
+    };
+    let mut variants: Vec<Option<String>> = vec![isvc.predictor_name().map(str::to_string)];
+    variants.extend(isvc.canaries().into_iter().map(|c| Some(c.name)));
+    let mut pods = Vec::new();
+    let mut pods_note = None;
+    for v in variants {
+        match kube.pod_table(ns, &variant_pod_selector(name, v.as_deref())).await {
+            Ok(table) => pods.push((deployment_name(name, v.as_deref()), view::pods_from_table(&table))),
+            Err(e) => pods_note = Some(reason(&e, "list pods")),
+        }
+    }
+    crate::standard_view::build(isvc, &deployments, &route, &pods, pods_note)
+}
+
+fn short_reason(err: &anyhow::Error) -> String {
+    match exit_of(err) {
+        Exit::NotFound => "not found".to_string(),
+        Exit::Forbidden => "forbidden".to_string(),
+        _ => format!("{err:#}"),
+    }
 }
 
 /// The answers to the revisions and pods requests, each error said rather than fatal.

@@ -28,6 +28,9 @@ pub async fn run(ctx: &Ctx, args: &TagRoutingArgs) -> Result<Exit> {
         return Err(fail(Exit::Usage, format!("--input {}: no such file", input.display())));
     }
     let isvc = resolve(&ctx.kube, &ctx.term, name).await?;
+    if super::standard::is_standard(&isvc) {
+        return Err(crate::standard::refuse_tag_routing(&isvc).into());
+    }
     check_mode(&isvc)?;
     for warning in tag_warnings(&isvc) {
         ctx.term.warn(&warning);

@@ -26,6 +26,7 @@ pub async fn run(ctx: &Ctx, args: &UndoArgs) -> Result<Exit> {
         component: c,
         split_with_previous: false,
         replace: false,
+        canary_name: None,
         expect_revision: None,
         write: args.write.clone(),
     };

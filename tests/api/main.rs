@@ -33,6 +33,7 @@ mod errors;
 mod expect_revision;
 mod faults;
 mod rollout;
+mod standard;
 mod status;
 mod waits;
 mod writes;

@@ -18,7 +18,7 @@ fn in_mode(name: &str, mode: &str) -> String {
 }
 
 #[test]
-fn standard_mode_is_refused() {
+fn standard_mode_without_a_canary_mechanism_is_refused() {
     let ns = Ns::new("standard-mode");
     let name = "raw";
     ns.apply(&in_mode(name, "RawDeployment"));
@@ -41,13 +41,9 @@ fn standard_mode_is_refused() {
     assert_eq!(v["status"]["deploymentMode"], "Standard", "{v}");
     ns.wait_reconciled(name);
     let before = ns.get(name);
+    // What Standard mode has no use for, on every KServe release: refused, naming the mode.
     for args in [
-        vec!["set", name, "10", "--model-uri", MODEL_2],
-        vec!["set", name, "10"],
-        vec!["promote", name],
-        vec!["rollback", name],
         vec!["tag-routing", name, "on"],
-        vec!["wait", name, "--for=ready", "--timeout", "30s"],
         vec!["rollout", name, "--model-uri", MODEL_2, "--steps", "10,100"],
         vec!["pause", name],
         vec!["undo", name, "--to-revision", "1"],
@@ -56,9 +52,22 @@ fn standard_mode_is_refused() {
         out.code(7).stderr_has("Standard");
         unchanged(&ns, name, &before, &out.describe());
     }
+    // Before KServe 0.20 the CRD has no spec.canary: the write is pruned, and said so (contract
+    // §13); with no canary there is nothing to change the percent of or to roll back.
+    if !ns.kserve_has_spec_canary() {
+        let out = ns.plugin(["set", name, "10", "--model-uri", MODEL_2, "--yes"]);
+        out.code(7).stderr_has("needs v0.20+").stderr_has("Standard");
+        unchanged(&ns, name, &before, &out.describe());
+    }
+    for args in [vec!["set", name, "10"], vec!["rollback", name]] {
+        let out = ns.plugin(&args);
+        out.code(7).stderr_has("no canary");
+        unchanged(&ns, name, &before, &out.describe());
+    }
     // status shows it, whatever its mode.
     let j = ns.plugin(["status", name, "-o", "json"]).ok().json();
     assert_eq!(j["mode"], "Standard");
+    assert_eq!(j["standard"]["variants"][0]["role"], "stable", "{j}");
 
     // ModelMesh: refused the same way.
     let mm = "mesh";

@@ -273,6 +273,14 @@ impl Ns {
         }
     }
 
+    /// Whether the cluster's KServe has Standard-mode canaries (`spec.canary`, v0.20+): read from
+    /// the InferenceService CRD's v1beta1 schema.
+    pub fn kserve_has_spec_canary(&self) -> bool {
+        let path = "jsonpath={.spec.versions[?(@.name==\"v1beta1\")].schema.openAPIV3Schema.properties.spec.properties.canary.type}";
+        let out = self.kubectl(["get", "crd", "inferenceservices.serving.kserve.io", "-o", path]);
+        out.code == Some(0) && out.stdout.trim() == "array"
+    }
+
     /// The object as kubectl reads it.
     pub fn get(&self, name: &str) -> Value {
         self.kubectl(["get", "inferenceservice.serving.kserve.io", name, "-o", "json", "--show-managed-fields"])

@@ -24,5 +24,6 @@ mod readme;
 mod rollout;
 mod schema;
 mod secrets;
+mod standard;
 mod waits;
 mod writes;

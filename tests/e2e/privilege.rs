@@ -47,12 +47,19 @@ enum Command {
     Rollback,
     Promote,
     Rollout,
+    /// `status` of the Standard-mode InferenceService (KServe 0.20 spec.canary).
+    StdStatus,
+    /// `set --canary-name v2 --wait` on the Standard-mode InferenceService.
+    StdSet,
 }
 
 use Command::*;
 
-const COMMANDS: [Command; 10] =
-    [StatusName, StatusAll, WaitReady, Set, TagOn, TagOff, PromoteAll, Rollback, Promote, Rollout];
+const COMMANDS: [Command; 12] =
+    [StatusName, StatusAll, WaitReady, Set, TagOn, TagOff, PromoteAll, Rollback, Promote, Rollout, StdStatus, StdSet];
+
+/// The Standard-mode InferenceService every namespace also gets.
+const STD_NAME: &str = "least-std";
 
 /// A model no other command of this test uses: the rollout always has a new model to send.
 const MODEL_4: &str = "gs://kfserving-examples/models/sklearn/4.0/model";
@@ -72,6 +79,8 @@ impl Command {
             Rollback => [&["rollback", NAME][..], &WAIT].concat(),
             Promote => [&["promote", NAME][..], &WAIT].concat(),
             Rollout => vec!["rollout", NAME, "--model-uri", MODEL_4, "--steps", "100", "--timeout", "4m"],
+            StdStatus => vec!["status", STD_NAME],
+            StdSet => [&["set", STD_NAME, "25", "--model-uri", MODEL_2, "--canary-name", "v2"][..], &WAIT].concat(),
         }
     }
 
@@ -88,11 +97,23 @@ impl Command {
             Rollback => "rollback",
             Promote => "promote",
             Rollout => "rollout",
+            StdStatus => "std status",
+            StdSet => "std set",
         }
     }
 
     fn mutates(self) -> bool {
-        !matches!(self, StatusName | StatusAll | WaitReady)
+        !matches!(self, StatusName | StatusAll | WaitReady | StdStatus)
+    }
+
+    /// A Standard-mode command (KServe 0.20 spec.canary): run only where the world has it.
+    fn standard(self) -> bool {
+        matches!(self, StdStatus | StdSet)
+    }
+
+    /// The InferenceService the command acts on.
+    fn target(self) -> &'static str {
+        if matches!(self, StdStatus | StdSet) { STD_NAME } else { NAME }
     }
 
     /// Writes without waiting: the admin waits for the rollout after it, so that the next
@@ -132,6 +153,10 @@ const NO_POD_CHECK: Need = Degrades(None);
 const NO_EVENTS: Need = Degrades(Some("cannot write Kubernetes Events"));
 /// `rollback` without reading the target's Knative Revision.
 const NO_MODEL: Need = Degrades(Some("the target's model is not named"));
+/// Standard-mode `status` without listing Deployments: replicas unknown.
+const NO_DEPLOYMENTS: Need = Degrades(Some("missing permission to list deployments.apps"));
+/// Standard-mode `status` without the HTTPRoute: the routing is unknown.
+const NO_ROUTE: Need = Degrades(Some("routing unknown"));
 
 /// One verb on one resource, and what each command of [`COMMANDS`] does without it.
 struct Row {
@@ -141,13 +166,15 @@ struct Row {
     needs: [Need; COMMANDS.len()],
 }
 
-const fn row(group: &'static str, resource: &'static str, verb: &'static str, needs: [Need; 10]) -> Row {
+const fn row(group: &'static str, resource: &'static str, verb: &'static str, needs: [Need; COMMANDS.len()]) -> Row {
     Row { group, resource, verb, needs }
 }
 
 const KSERVE: &str = "serving.kserve.io";
 const KNATIVE: &str = "serving.knative.dev";
 const COORDINATION: &str = "coordination.k8s.io";
+const APPS: &str = "apps";
+const GATEWAY: &str = "gateway.networking.k8s.io";
 
 /// Which command needs which verb. Columns as [`COMMANDS`]:
 /// status NAME, status, wait --for=ready, set --wait, tag-routing on --wait, tag-routing off
@@ -156,39 +183,47 @@ const COORDINATION: &str = "coordination.k8s.io";
 const TABLE: &[Row] = &[
     // GET of NAME: every command given one. Without NAME the LIST is the read.
     row(KSERVE, "inferenceservices", "get",
-        [Needed, Unused, Needed, Needed, Needed, Needed, OnConflict, Needed, Needed, Needed]),
+        [Needed, Unused, Needed, Needed, Needed, Needed, OnConflict, Needed, Needed, Needed, Needed, Needed]),
     // LIST: every command without NAME.
     row(KSERVE, "inferenceservices", "list",
-        [Unused, Needed, Unused, NotRun, NotRun, NotRun, Needed, NotRun, NotRun, NotRun]),
+        [Unused, Needed, Unused, NotRun, NotRun, NotRun, Needed, NotRun, NotRun, NotRun, Unused, NotRun]),
     // WATCH: every wait after a write (opened before the PATCH). A wait already done (wait
     // --for=ready on a ready service) opens none.
     row(KSERVE, "inferenceservices", "watch",
-        [Unused, Unused, Unused, Needed, Needed, Needed, Unused, Needed, Needed, Needed]),
+        [Unused, Unused, Unused, Needed, Needed, Needed, Unused, Needed, Needed, Needed, Unused, Needed]),
     // PATCH: every mutation that has something to write.
     row(KSERVE, "inferenceservices", "patch",
-        [Unused, Unused, Unused, Needed, Needed, Needed, Needed, Needed, Needed, Needed]),
+        [Unused, Unused, Unused, Needed, Needed, Needed, Needed, Needed, Needed, Needed, Unused, Needed]),
     // Pods, listed (as a Table) by status and by every wait once the rest of its rule holds.
     row("", "pods", "list",
-        [NO_PODS, NO_PODS, NO_POD_CHECK, NO_POD_CHECK, NO_POD_CHECK, NO_POD_CHECK, Unused, NO_POD_CHECK, NO_POD_CHECK, NO_POD_CHECK]),
+        [NO_PODS, NO_PODS, NO_POD_CHECK, NO_POD_CHECK, NO_POD_CHECK, NO_POD_CHECK, Unused, NO_POD_CHECK, NO_POD_CHECK, NO_POD_CHECK, NO_PODS, NO_POD_CHECK]),
     // Pods are never watched: no command needs it (README's Role had it until this test).
     row("", "pods", "watch",
-        [Unused, Unused, Unused, Unused, Unused, Unused, Unused, Unused, Unused, Unused]),
+        [Unused, Unused, Unused, Unused, Unused, Unused, Unused, Unused, Unused, Unused, Unused, Unused]),
     // The target's Knative Revision, read by rollback for its model.
     row(KNATIVE, "revisions", "get",
-        [Unused, Unused, Unused, NotRun, NotRun, NotRun, Unused, NO_MODEL, NotRun, NotRun]),
+        [Unused, Unused, Unused, NotRun, NotRun, NotRun, Unused, NO_MODEL, NotRun, NotRun, Unused, NotRun]),
     // Knative Revisions, listed by status for the models per revision.
     row(KNATIVE, "revisions", "list",
-        [NO_REVISIONS, NO_REVISIONS, Unused, NotRun, NotRun, NotRun, Unused, NotRun, NotRun, NotRun]),
+        [NO_REVISIONS, NO_REVISIONS, Unused, NotRun, NotRun, NotRun, Unused, NotRun, NotRun, NotRun, Unused, NotRun]),
     // The rollout's Lease: read, created by a first rollout, renewed (before any other write).
     row(COORDINATION, "leases", "get",
-        [Unused, Unused, Unused, NotRun, NotRun, NotRun, Unused, NotRun, NotRun, Needed]),
+        [Unused, Unused, Unused, NotRun, NotRun, NotRun, Unused, NotRun, NotRun, Needed, Unused, NotRun]),
     row(COORDINATION, "leases", "create",
-        [Unused, Unused, Unused, NotRun, NotRun, NotRun, Unused, NotRun, NotRun, Needed]),
+        [Unused, Unused, Unused, NotRun, NotRun, NotRun, Unused, NotRun, NotRun, Needed, Unused, NotRun]),
     row(COORDINATION, "leases", "patch",
-        [Unused, Unused, Unused, NotRun, NotRun, NotRun, Unused, NotRun, NotRun, Needed]),
+        [Unused, Unused, Unused, NotRun, NotRun, NotRun, Unused, NotRun, NotRun, Needed, Unused, NotRun]),
     // The rollout's Kubernetes Events: without them it goes on and says so.
     row("", "events", "create",
-        [Unused, Unused, Unused, NotRun, NotRun, NotRun, Unused, NotRun, NotRun, NO_EVENTS]),
+        [Unused, Unused, Unused, NotRun, NotRun, NotRun, Unused, NotRun, NotRun, NO_EVENTS, Unused, NotRun]),
+    // Standard mode: the variants' Deployments, listed by status (replicas) and by every wait
+    // (before the PATCH: without it the wait exits 5 with nothing written).
+    row(APPS, "deployments", "list",
+        [Unused, Unused, Unused, NotRun, NotRun, NotRun, Unused, NotRun, NotRun, NotRun, NO_DEPLOYMENTS, Needed]),
+    // Standard mode: the HTTPRoute KServe wrote, read by status for the routing truth and by a
+    // wait for a weighted route's share (skipped, silently, without it).
+    row(GATEWAY, "httproutes", "get",
+        [Unused, Unused, Unused, NotRun, NotRun, NotRun, Unused, NotRun, NotRun, NotRun, NO_ROUTE, Degrades(None)]),
 ];
 
 impl Row {
@@ -199,6 +234,11 @@ impl Row {
     /// Whether some command needs the verb, or says what it misses without it.
     fn used(&self) -> bool {
         self.needs.iter().any(|n| matches!(n, Needed | Degrades(_)))
+    }
+
+    /// Used by Standard-mode commands only (not measured where KServe has no spec.canary).
+    fn standard_only(&self) -> bool {
+        self.used() && COMMANDS.iter().zip(self.needs).all(|(c, n)| c.standard() || !matches!(n, Needed | Degrades(_)))
     }
 }
 
@@ -282,7 +322,19 @@ fn the_documented_role_is_the_minimum_each_verb_needed_by_some_command() {
     let c = cluster();
     // The namespace of the whole Role; it also reads README's Role (through kubectl).
     let full = Ns::new("privilege-full");
-    let rules = full.documented_rules();
+    let mut rules = full.documented_rules();
+    // Before KServe 0.20 there is no Standard-mode canary to measure: its verbs are left out.
+    let standard = full.kserve_has_spec_canary();
+    STANDARD.set(standard).ok();
+    if !standard {
+        eprintln!("privilege: this KServe has no spec.canary; the Standard-mode columns and verbs are not measured");
+        let keep = |rule: &Value| {
+            let g = rule["apiGroups"][0].as_str().unwrap_or_default();
+            let r = rule["resources"][0].as_str().unwrap_or_default();
+            !TABLE.iter().any(|row| row.standard_only() && row.group == g && row.resource == r)
+        };
+        rules = Value::Array(rules.as_array().into_iter().flatten().filter(|r| keep(r)).cloned().collect());
+    }
     let grants = grants(&rules);
     let mut problems = Vec::new();
 
@@ -302,7 +354,7 @@ fn the_documented_role_is_the_minimum_each_verb_needed_by_some_command() {
             Some(_) => {}
         }
     }
-    for row in TABLE.iter().filter(|r| r.used()) {
+    for row in TABLE.iter().filter(|r| r.used() && (standard || !r.standard_only())) {
         if !role_keys.contains(&row.key()) {
             let users: Vec<&str> = COMMANDS
                 .iter()
@@ -374,31 +426,39 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// A fresh namespace with `rules` bound to the limited user, and every command run in it.
-fn measure(test: &str, removed: Option<(&str, &str, &str)>, rules: Value, needs: [Need; 10]) -> Measured {
+fn measure(test: &str, removed: Option<(&str, &str, &str)>, rules: Value, needs: [Need; COMMANDS.len()]) -> Measured {
     let ns = Ns::new(test);
     measure_in(&ns, removed, rules, needs)
 }
 
-fn measure_in(ns: &Ns, removed: Option<(&str, &str, &str)>, rules: Value, needs: [Need; 10]) -> Measured {
+fn measure_in(ns: &Ns, removed: Option<(&str, &str, &str)>, rules: Value, needs: [Need; COMMANDS.len()]) -> Measured {
     let started = Instant::now();
     let c = ns.cluster;
     let label = removed.map(|(g, r, v)| perm_key(g, r, v));
     let context = label.as_ref().map(|k| format!("without `{k}`")).unwrap_or_else(|| "with the whole Role".into());
     ns.grant(&c.limited_user, "isvc-canary", rules);
     ns.create_ready(NAME, MODEL_1);
+    let standard = STANDARD.get().copied().unwrap_or(false);
+    // Made only once the Knative commands have run: the commands without NAME need the Knative
+    // one to be the only InferenceService of the namespace.
+    let mut standard_made = false;
     let mut got = Vec::new();
     let mut problems = Vec::new();
     for (cmd, need) in COMMANDS.into_iter().zip(needs) {
-        if need == NotRun {
+        if need == NotRun || (cmd.standard() && !standard) {
             got.push(Got::Skipped);
             continue;
         }
+        if cmd.standard() && !standard_made {
+            create_standard(ns);
+            standard_made = true;
+        }
         prepare(ns, cmd);
-        let before = owned_view(&ns.get(NAME));
+        let before = owned_view(&ns.get(cmd.target()));
         let mark = ns.audit_mark();
         let t = Instant::now();
         let out = ns.plugin_as(&c.limited, cmd.args());
-        let after = owned_view(&ns.get(NAME));
+        let after = owned_view(&ns.get(cmd.target()));
         let said = format!("{}{}", out.stdout, out.stderr);
         let says_missing =
             said.contains("forbidden") || said.contains("missing permission") || said.contains("not named");
@@ -484,6 +544,27 @@ fn measure_in(ns: &Ns, removed: Option<(&str, &str, &str)>, rules: Value, needs:
 /// before it (refused, or not run) did not leave it so. The first two mutations (`set` with a
 /// new model, `tag-routing on`) always find the object as created.
 fn prepare(ns: &Ns, cmd: Command) {
+    if cmd == StdSet {
+        // No canary: `set --model-uri` has an entry to add.
+        if ns.get(STD_NAME).pointer("/spec/canary").is_some_and(|c| !c.is_null()) {
+            ns.kubectl([
+                "patch",
+                "inferenceservice.serving.kserve.io",
+                STD_NAME,
+                "--type=merge",
+                "-p",
+                r#"{"spec":{"canary":null}}"#,
+            ])
+            .ok();
+            ns.wait_isvc(STD_NAME, "no canary status", STD_READY, |v| {
+                v.pointer("/status/canaryStatuses").is_none_or(|c| c.as_array().is_none_or(Vec::is_empty))
+            });
+        }
+        return;
+    }
+    if cmd == StdStatus {
+        return;
+    }
     let v = ns.get(NAME);
     let ctp = v.pointer("/spec/predictor/canaryTrafficPercent").and_then(Value::as_i64);
     let tagged = v.pointer("/metadata/annotations/serving.kserve.io~1enable-tag-routing") == Some(&json!("true"));
@@ -521,6 +602,20 @@ fn prepare(ns: &Ns, cmd: Command) {
         Rollout if ctp.is_some() => admin(&["promote", NAME, "--wait", "--timeout", "4m"]),
         _ => {}
     }
+}
+
+/// Whether this cluster's KServe has `spec.canary` (set once, at the start of the test).
+static STANDARD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// How long a Standard-mode InferenceService may take to be Ready.
+const STD_READY: std::time::Duration = std::time::Duration::from_secs(240);
+
+/// The Standard-mode InferenceService of the namespace (KServe 0.20: the annotation), Ready.
+fn create_standard(ns: &Ns) {
+    let mut doc = isvc_doc(STD_NAME, json!({"predictor": sklearn_predictor(MODEL_1)}));
+    doc["metadata"]["annotations"] = json!({"serving.kserve.io/deploymentMode": "Standard"});
+    ns.apply(&doc.to_string());
+    ns.wait_isvc(STD_NAME, "Ready True in Standard mode", STD_READY, |v| condition(v, "Ready") == "True");
 }
 
 /// The measured matrix: one line per verb taken away, one column per command.

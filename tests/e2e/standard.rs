@@ -1,0 +1,137 @@
+//! Standard mode (KServe 0.20 `spec.canary`, contract §13) against the real controllers, with
+//! kubectl as the oracle: `set --wait` sizes the variants as KServe's own canary_controller_test
+//! asserts (4 stable + 25 % ⇒ 3 + 1), `status` tells the truth about routing, `promote --wait`
+//! keeps the canary's pods (no restart) and removes the old stable Deployment, `rollback --wait`
+//! deletes the canary, and a canary model that never loads ends the wait with exit 4.
+//!
+//! These need a world whose KServe has `spec.canary` (v0.20+) and Standard mode; on an older
+//! KServe each test says so and returns (the v0.17.0 behaviour is guards.rs's).
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+const NAME: &str = "iris-std";
+
+/// Creates the Standard-mode InferenceService with 4 stable replicas and waits until it is Ready;
+/// `None` when this KServe has no `spec.canary`.
+fn standard_world(test: &str) -> Option<Ns> {
+    let ns = Ns::new(test);
+    if !ns.kserve_has_spec_canary() {
+        eprintln!("{test}: this KServe has no spec.canary (needs v0.20+): not run");
+        return None;
+    }
+    let mut predictor = sklearn_predictor(MODEL_1);
+    predictor["minReplicas"] = json!(4);
+    let mut doc = isvc_doc(NAME, json!({"predictor": predictor}));
+    doc["metadata"]["annotations"] = json!({"serving.kserve.io/deploymentMode": "Standard"});
+    ns.apply(&doc.to_string());
+    ns.wait_isvc(NAME, "Ready True in Standard mode", ROLLOUT, |v| condition(v, "Ready") == "True");
+    Some(ns)
+}
+
+fn deployment(ns: &Ns, name: &str) -> Option<Value> {
+    let out = ns.kubectl(["get", "deployment", name, "-o", "json"]);
+    (out.code == Some(0)).then(|| out.json())
+}
+
+fn replicas(ns: &Ns, name: &str) -> i64 {
+    deployment(ns, name).and_then(|d| d["spec"]["replicas"].as_i64()).unwrap_or(-1)
+}
+
+fn pod_names(ns: &Ns, deployment: &str) -> Vec<String> {
+    let sel = format!("app=isvc.{deployment}");
+    let out = ns.kubectl(["get", "pods", "-l", sel.as_str(), "-o", "jsonpath={.items[*].metadata.name}"]);
+    let mut names: Vec<String> = out.ok().stdout.split_whitespace().map(str::to_string).collect();
+    names.sort();
+    names
+}
+
+/// Polls until kubectl no longer finds the Deployment.
+fn gone(ns: &Ns, name: &str) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        if deployment(ns, name).is_none() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    false
+}
+
+#[test]
+fn set_status_promote_and_rollback_step_by_step() {
+    let Some(ns) = standard_world("standard-flow") else { return };
+    let wait = ["--wait", "--timeout", "4m", "--yes"];
+
+    // set 25: the canary v2, sized 3 + 1 (KServe's canary_controller_test).
+    ns.plugin([&["set", NAME, "25", "--model-uri", MODEL_2, "--canary-name", "v2"][..], &wait].concat())
+        .ok()
+        .stdout_has("canary set");
+    let v = ns.get(NAME);
+    assert_eq!(v["spec"]["canary"][0]["predictor"]["name"], "v2", "{v}");
+    assert_eq!(v["spec"]["canary"][0]["trafficPercent"], 25, "{v}");
+    let statuses = &v["status"]["canaryStatuses"];
+    assert_eq!(statuses[0]["name"], "v2", "{v}");
+    assert_eq!(statuses[0]["ready"], true, "{v}");
+    assert_eq!(statuses[0]["trafficPercent"], 25, "{v}");
+    assert_eq!(replicas(&ns, &format!("{NAME}-v2-predictor")), 1, "the canary's replicas");
+    assert_eq!(replicas(&ns, &format!("{NAME}-predictor")), 3, "the stable gives up the canary's replica");
+
+    // status: the routing KServe wrote; on 0.20.0 nothing reaches the canary through the URL.
+    let text = ns.plugin(["status", NAME]).ok().stdout.clone();
+    let address = format!("{NAME}-v2-predictor.{}.svc", ns.name);
+    assert!(text.contains(&address), "{text}");
+    let j = ns.plugin(["status", NAME, "-o", "json"]).ok().json();
+    let canary = &j["standard"]["variants"][1];
+    assert_eq!(canary["name"], "v2", "{j}");
+    assert_eq!(canary["replicasDesired"], 1, "{j}");
+    if canary["routedPercent"] == json!(0) {
+        assert!(text.contains("no request reaches the canary v2 through the InferenceService's URL"), "{text}");
+    }
+    eprintln!("status:\n{text}");
+
+    // promote: the canary's pods become the stable ones, without a restart.
+    let canary_pods = pod_names(&ns, &format!("{NAME}-v2-predictor"));
+    assert!(!canary_pods.is_empty());
+    ns.plugin([&["promote", NAME][..], &wait].concat()).ok().stdout_has("promoted");
+    let v = ns.get(NAME);
+    assert_eq!(v["spec"]["predictor"]["name"], "v2", "{v}");
+    assert_eq!(v["spec"]["predictor"]["model"]["storageUri"], MODEL_2, "{v}");
+    assert!(v["spec"]["canary"].is_null(), "{v}");
+    assert!(gone(&ns, &format!("{NAME}-predictor")), "the old stable Deployment is deleted");
+    let after = pod_names(&ns, &format!("{NAME}-v2-predictor"));
+    for pod in &canary_pods {
+        assert!(after.contains(pod), "pod {pod} of the canary was restarted: {after:?}");
+    }
+
+    // rollback: a new canary, then removed with its Deployment.
+    ns.plugin([&["set", NAME, "25", "--model-uri", MODEL_3, "--canary-name", "v3"][..], &wait].concat()).ok();
+    ns.plugin([&["rollback", NAME][..], &wait].concat()).ok();
+    let v = ns.get(NAME);
+    assert!(v["spec"]["canary"].is_null(), "{v}");
+    assert!(gone(&ns, &format!("{NAME}-v3-predictor")), "the canary's Deployment is deleted");
+}
+
+#[test]
+fn a_canary_that_never_loads_fails_the_wait_with_4() {
+    let Some(ns) = standard_world("standard-fail") else { return };
+    let out = ns.plugin([
+        "set",
+        NAME,
+        "25",
+        "--model-uri",
+        MODEL_FAIL,
+        "--canary-name",
+        "bad",
+        "--wait",
+        "--fail-window",
+        "3s",
+        "--timeout",
+        "5m",
+        "--yes",
+    ]);
+    out.code(4).stderr_has("rollout failed").stderr_has("rollback");
+}
