@@ -7,7 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${ISVC_CANARY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/isvc-canary}
 
-command -v go >/dev/null || { echo "build-go: Go is not installed (need go >= 1.24 on PATH)" >&2; exit 1; }
+command -v go >/dev/null || { echo "build-go: Go is not installed (need go >= 1.25.8 on PATH)" >&2; exit 1; }
 mkdir -p "$cache"
 # A cold build needs about 4.5 GB of module cache and 5.5 GB of build cache (kube-scheduler and
 # Prometheus included): checked before building anything, not when every binary is already cached.
@@ -48,17 +48,24 @@ elif [ ! -x "$k8s_dir/kube-scheduler" ]; then
   mv "$k8s_dir/kube-scheduler.tmp.$$" "$k8s_dir/kube-scheduler"
 fi
 
-# KServe's manager: keyed on the world module's go.mod and go.sum (they pin KServe), the Go version
-# and the flags, not on our sources, so that editing a fake does not relink it.
-kserve_key=$( { cat "$here/world/go.mod" "$here/world/go.sum"; echo "$goversion $world_ldflags"; } | sha256sum | cut -c1-16)
-kserve_dir="$cache/kserve-$kserve_key"
-if [ ! -x "$kserve_dir/kserve-manager" ]; then
-  need_space
-  echo "build-go: building KServe's manager (cold: about 3 minutes)" >&2
-  tmp="$kserve_dir.tmp.$$"; mkdir -p "$tmp"
-  (cd "$here/world" && go build -trimpath -ldflags "$world_ldflags" -o "$tmp/kserve-manager" github.com/kserve/kserve/cmd/manager)
-  rm -rf "$kserve_dir"; mv "$tmp" "$kserve_dir"
-fi
+# KServe's managers, one per release, each from its own module under tests/kserve/<release> (that
+# release's replace lines and pins): keyed on that module's go.mod and go.sum, the Go version and the
+# flags. The binary is kserve-manager-<release>; `world up --kserve <release>` runs it.
+kserve_releases="v0.17.0 v0.20.0"
+kserve_dirs=""
+for release in $kserve_releases; do
+  mod="$here/kserve/$release"
+  key=$( { cat "$mod/go.mod" "$mod/go.sum"; echo "$release $goversion $world_ldflags"; } | sha256sum | cut -c1-16)
+  dir="$cache/kserve-$release-$key"
+  kserve_dirs="$kserve_dirs $dir"
+  if [ ! -x "$dir/kserve-manager-$release" ]; then
+    need_space
+    echo "build-go: building KServe $release's manager (cold: about 4 minutes)" >&2
+    tmp="$dir.tmp.$$"; mkdir -p "$tmp"
+    (cd "$mod" && go build -trimpath -ldflags "$world_ldflags" -o "$tmp/kserve-manager-$release" github.com/kserve/kserve/cmd/manager)
+    rm -rf "$dir"; mv "$tmp" "$dir"
+  fi
+done
 
 # Prometheus (the metric gates' oracle), from its own module: keyed on that module's files, the Go
 # version and the flags. remove_all_sd leaves out the service-discovery plugins (the world's
@@ -89,12 +96,16 @@ fi
 
 # Old builds go, except the three newest of each kind: a sandbox or a test run started a moment
 # ago may still run one (Knative's controller is a re-execution of the launcher's own file).
-for kind in k8s kserve prometheus world; do
+# A KServe manager's kind is its release (kserve-v0.20.0-*); kserve-<key> folders of the single
+# manager built before the releases had modules of their own are removed whatever their age.
+for kind in k8s kserve-v0.17.0 kserve-v0.20.0 prometheus world; do
   ls -1dt "$cache/$kind"-* 2>/dev/null | grep -v '\.tmp\.' | tail -n +4 | while read -r old; do
-    case "$old" in "$k8s_dir" | "$kserve_dir" | "$prom_dir" | "$world_dir") ;; *) rm -rf "$old" ;; esac
+    case " $k8s_dir $kserve_dirs $prom_dir $world_dir " in *" $old "*) ;; *) rm -rf "$old" ;; esac
   done
 done
+ls -1d "$cache"/kserve-* 2>/dev/null | grep -v -e '\.tmp\.' -e '/kserve-v[0-9]' | while read -r old; do rm -rf "$old"; done
 
 mkdir -p "$cache/bin"
-for f in "$k8s_dir"/* "$kserve_dir"/* "$prom_dir"/* "$world_dir"/*; do ln -sf "$f" "$cache/bin/$(basename "$f")"; done
+rm -f "$cache/bin/kserve-manager" # the single manager of before, if its link is still there
+for f in "$k8s_dir"/* $(for d in $kserve_dirs; do echo "$d"/*; done) "$prom_dir"/* "$world_dir"/*; do ln -sf "$f" "$cache/bin/$(basename "$f")"; done
 echo "$cache/bin"
