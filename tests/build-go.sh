@@ -99,11 +99,11 @@ fi
 # A KServe manager's kind is its release (kserve-v0.20.0-*); kserve-<key> folders of the single
 # manager built before the releases had modules of their own are removed whatever their age.
 for kind in k8s kserve-v0.17.0 kserve-v0.20.0 prometheus world; do
-  ls -1dt "$cache/$kind"-* 2>/dev/null | grep -v '\.tmp\.' | tail -n +4 | while read -r old; do
+  { ls -1dt "$cache/$kind"-* 2>/dev/null || true; } | { grep -v '\.tmp\.' || true; } | tail -n +4 | while read -r old; do
     case " $k8s_dir $kserve_dirs $prom_dir $world_dir " in *" $old "*) ;; *) rm -rf "$old" ;; esac
   done
 done
-ls -1d "$cache"/kserve-* 2>/dev/null | grep -v -e '\.tmp\.' -e '/kserve-v[0-9]' | while read -r old; do rm -rf "$old"; done
+{ ls -1d "$cache"/kserve-* 2>/dev/null || true; } | { grep -v -e '\.tmp\.' -e '/kserve-v[0-9]' || true; } | while read -r old; do rm -rf "$old"; done
 
 mkdir -p "$cache/bin"
 rm -f "$cache/bin/kserve-manager" # the single manager of before, if its link is still there
