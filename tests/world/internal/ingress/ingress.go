@@ -18,6 +18,8 @@
 // autoscaler on a second listener (TrafficStats): the activator's report, measured here.
 // Knobs (package knobs): errorRate → 500, latency → added delay, ingressDelay → time to program a
 // changed Ingress; pause stops status writes only.
+// In a world with the Gateway API's CRDs (KServe v0.20.0, Standard mode) it also implements
+// HTTPRoutes: a host no Knative Ingress claims is served by them (httproute.go).
 package ingress
 
 import (
