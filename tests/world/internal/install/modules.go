@@ -24,12 +24,15 @@ type Modules struct {
 // tests/kserve/<release> into kserve-manager-<release>.
 var Releases = []string{"v0.20.0", "v0.17.0"}
 
-// GatewayAPIVersion is the sigs.k8s.io/gateway-api version a KServe release requires, whose
-// standard-channel CRDs the world installs for Standard mode; "" when the world runs that release
-// without the Gateway API.
+// GatewayAPIVersion is the sigs.k8s.io/gateway-api version a KServe release requires (its
+// go.mod), whose standard-channel CRDs the world installs for Standard mode; "" when the world
+// runs that release without the Gateway API.
 func GatewayAPIVersion(release string) string {
-	if release == "v0.20.0" {
+	switch release {
+	case "v0.20.0":
 		return "v1.5.1"
+	case "v0.17.0":
+		return "v1.4.2-0.20260116062110-0d0ca872766e"
 	}
 	return ""
 }
