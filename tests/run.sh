@@ -4,12 +4,14 @@
 #     (tests/check-test-wiring.sh: with autotests = false an unlisted file never runs);
 #  1. builds the Go binaries of the test cluster (tests/build-go.sh), then the Rust crate: Go
 #     before cargo, not alongside (two cores);
-#  2. starts ONE test cluster (`world up`) for the whole run, holding the write end of a pipe the
-#     launcher watches: if this script dies, even by SIGKILL, the pipe closes and the launcher stops
-#     every process it started;
+#  2. starts ONE test cluster (`world up`, KServe v0.20.0) for the whole suite, holding the write
+#     end of a pipe the launcher watches: if this script dies, even by SIGKILL, the pipe closes and
+#     the launcher stops every process it started;
 #  3. runs the Go tests of tests/world, then every cargo test, against that cluster
-#     (ISVC_CANARY_TEST_ENV names its env.json);
-#  4. stops the cluster and fails if anything failed.
+#     (ISVC_CANARY_TEST_ENV names its env.json), and stops it;
+#  4. starts a second cluster on KServe v0.17.0 and runs the compatibility subset there: the e2e
+#     tests of the docs' flow, the waits and the guard rails (modules readme::, waits::, guards::);
+#  5. fails if anything failed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -39,7 +41,7 @@ echo "run.sh: Go binaries in $bin" >&2
 (cd "$root" && cargo test --all-targets --no-run)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/isvc-canary-test.XXXXXX")
-state="$work/world"
+state=""
 parent=""
 world_pid=""
 child=""
@@ -92,39 +94,52 @@ trap stop_world EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# start_world RELEASE: starts `world up --kserve RELEASE` on $work/world-RELEASE and waits for READY.
 # The launcher opens the read end of a FIFO as its fd 3 (opening blocks until this script opens
 # the write end just below); only this script holds the write end.
-mkfifo "$work/parent.fifo"
-"$bin/world" up --state "$state" --parent-fd 3 3<"$work/parent.fifo" >"$work/ready.out" 2>"$work/world.err" &
-world_pid=$!
-exec {parent}>"$work/parent.fifo"
+start_world() {
+  local release=$1
+  state="$work/world-$release"
+  rm -f "$work/parent.fifo"
+  mkfifo "$work/parent.fifo"
+  "$bin/world" up --kserve "$release" --state "$state" --parent-fd 3 3<"$work/parent.fifo" >"$work/ready.out" 2>"$work/world.err" &
+  world_pid=$!
+  exec {parent}>"$work/parent.fifo"
 
-# 180 s: about 30 s on an idle two-core machine, 110 s seen with three other clusters and a build running.
-ready_timeout=${ISVC_CANARY_READY_TIMEOUT:-180}
-echo "run.sh: starting the test cluster (state $state)" >&2
-ready=""
-for _ in $(seq 1 $((ready_timeout * 10))); do
-  if grep -q '^READY ' "$work/ready.out" 2>/dev/null; then ready=1; break; fi
-  kill -0 "$world_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if [ -z "$ready" ]; then
-  echo "run.sh: the test cluster did not become ready within $ready_timeout s" >&2
-  show_logs
-  exit 1
-fi
-grep '^READY ' "$work/ready.out" >&2
+  # 180 s: about 30 s on an idle two-core machine, 110 s seen with three other clusters and a build running.
+  local ready_timeout=${ISVC_CANARY_READY_TIMEOUT:-180} ready=""
+  echo "run.sh: starting the test cluster on KServe $release (state $state)" >&2
+  for _ in $(seq 1 $((ready_timeout * 10))); do
+    if grep -q '^READY ' "$work/ready.out" 2>/dev/null; then ready=1; break; fi
+    kill -0 "$world_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$ready" ]; then
+    echo "run.sh: the test cluster on KServe $release did not become ready within $ready_timeout s" >&2
+    show_logs
+    exit 1
+  fi
+  grep '^READY ' "$work/ready.out" >&2
+  export ISVC_CANARY_TEST_ENV="$state/env.json"
+}
+# The launcher's start-up time and each process's peak memory, for the record.
+world_record() { grep -E 'ready in|peak RSS' "$work/world.err" | sed "s/^/run.sh: [KServe $1] /" >&2 || true; }
 
-export ISVC_CANARY_TEST_ENV="$state/env.json"
+start_world v0.20.0
 export ISVC_CANARY_BIN_DIR="$bin"
 failed=()
 run_tests "$here/world" go test -count=1 -timeout 40m ./... || failed+=("go test")
 # No panic backtraces: a test's own message says what failed, and a shortened log keeps its end.
 RUST_BACKTRACE=0 run_tests "$root" cargo test --all-targets || failed+=("cargo test")
-
 stop_world
-# The launcher's start-up time and each process's peak memory, for the record.
-grep -E 'ready in|peak RSS' "$work/world.err" | sed 's/^/run.sh: /' >&2 || true
+world_record v0.20.0
+cp "$work/world.err" "$work/world-v0.20.0.err"
+
+# The compatibility subset on KServe v0.17.0: the docs' flow, the waits and the guard rails.
+start_world v0.17.0
+RUST_BACKTRACE=0 run_tests "$root" cargo test --test e2e -- readme:: waits:: guards:: || failed+=("cargo test on KServe v0.17.0")
+stop_world
+world_record v0.17.0
 if [ ${#failed[@]} -gt 0 ]; then
   echo "run.sh: FAILED: ${failed[*]} (cluster state and logs kept in $work)" >&2
   exit 1

@@ -13,4 +13,6 @@ bin=$("$here/build-go.sh" | tail -n 1)
 cd "$root"
 # exec: Ctrl-C reaches the launcher, which stops its children (each in a process group of its own,
 # so the terminal's signal does not hit them out of order).
-exec "$bin/world" sandbox --state "$root/.sandbox" --plugin-dir "$root/target/debug"
+# Extra arguments go to the launcher: `tests/sandbox.sh --kserve v0.17.0` runs that KServe release
+# (default v0.20.0).
+exec "$bin/world" sandbox --state "$root/.sandbox" --plugin-dir "$root/target/debug" "$@"

@@ -42,6 +42,8 @@ pub struct Cluster {
     pub audit_log: PathBuf,
     /// The world's Prometheus (http://127.0.0.1:PORT), when tests/build-go.sh built it.
     pub prometheus: Option<String>,
+    /// The KServe release whose manager the world runs (`world up --kserve`): "v0.20.0", "v0.17.0".
+    pub kserve: String,
 }
 
 /// The shared cluster. Without ISVC_CANARY_TEST_ENV every e2e test FAILS (never skips).
@@ -71,6 +73,7 @@ pub fn cluster() -> &'static Cluster {
             ingress: s("/ingress")?,
             audit_log: PathBuf::from(s("/auditLog")?),
             prometheus: s("/prometheus").ok(),
+            kserve: s("/kserve")?,
         })
     });
     match loaded {

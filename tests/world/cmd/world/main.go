@@ -2,8 +2,8 @@
 // kube-controller-manager, kube-scheduler, KServe's manager, Knative Serving's controller and
 // autoscaler as child processes, and the fake kubelet and ingress in its own process.
 //
-//	world up --state DIR [--parent-fd N] [--bin-dir DIR] [--no-controllers]
-//	world sandbox --state DIR [--plugin-dir DIR] [--bin-dir DIR]
+//	world up --state DIR [--parent-fd N] [--bin-dir DIR] [--kserve RELEASE] [--no-controllers]
+//	world sandbox --state DIR [--plugin-dir DIR] [--bin-dir DIR] [--kserve RELEASE]
 //	world restart --state DIR NAME   (restarts one child of the running world on DIR; control.go)
 //	world knative-controller --kubeconfig FILE   (started by `up`, not by hand)
 //	world knative-autoscaler --kubeconfig FILE --stats-url URL   (started by `up`, not by hand)
@@ -23,8 +23,8 @@ import (
 
 func usage() {
 	fmt.Fprintln(os.Stderr, `usage:
-  world up --state DIR [--parent-fd N] [--bin-dir DIR] [--no-controllers]
-  world sandbox --state DIR [--plugin-dir DIR] [--bin-dir DIR]
+  world up --state DIR [--parent-fd N] [--bin-dir DIR] [--kserve RELEASE] [--no-controllers]
+  world sandbox --state DIR [--plugin-dir DIR] [--bin-dir DIR] [--kserve RELEASE]
   world restart --state DIR NAME
   world knative-controller --kubeconfig FILE
   world knative-autoscaler --kubeconfig FILE --stats-url URL`)

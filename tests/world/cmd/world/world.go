@@ -42,6 +42,7 @@ type world struct {
 	fakesWG  chan struct{} // closed when every fake has returned
 	stopFake context.CancelFunc
 	log      *log.Logger
+	kserve   string // the KServe release running
 	// ready waits until a restarted child serves again (Restart), by name; a child not listed
 	// is given the same second as knative-controller at start.
 	ready map[string]func(ctx context.Context, p *controlplane.Proc) error
@@ -51,7 +52,8 @@ func runWorld(mode string, args []string, logger *log.Logger) int {
 	fs := flag.NewFlagSet(mode, flag.ExitOnError)
 	state := fs.String("state", "", "state directory (emptied of a previous run's files at start)")
 	parentFD := fs.Int("parent-fd", -1, "stop when reading this file descriptor gives EOF or an error (a pipe the parent holds)")
-	binDir := fs.String("bin-dir", "", "folder of etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kserve-manager (default: this binary's folder)")
+	binDir := fs.String("bin-dir", "", "folder of etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kserve-manager-<release> (default: this binary's folder)")
+	kserve := fs.String("kserve", install.Releases[0], fmt.Sprintf("the KServe release whose manager, CRDs and ConfigMaps to run, one of %v", install.Releases))
 	pluginDir := fs.String("plugin-dir", "", "sandbox only: folder of kubectl-isvc_canary, printed as the first element of PATH")
 	noControllers := fs.Bool("no-controllers", false, "up only (benchmarks): the API server with the CRDs and configuration, without KServe's manager, Knative's controller and the fakes: nothing reconciles what is written")
 	_ = fs.Parse(args)
@@ -85,7 +87,7 @@ func runWorld(mode string, args []string, logger *log.Logger) int {
 	}
 
 	start := time.Now()
-	w, err := startWorldWith(ctx, *state, *binDir, logger, !*noControllers || mode == "sandbox")
+	w, err := startWorldWith(ctx, *state, *binDir, *kserve, logger, !*noControllers || mode == "sandbox")
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil {
 			err = fmt.Errorf("%w (%v)", err, cause)
@@ -164,32 +166,35 @@ func prepareState(dir string) (string, error) {
 }
 
 func startWorld(ctx context.Context, state, binDir string, logger *log.Logger) (*world, error) {
-	return startWorldWith(ctx, state, binDir, logger, true)
+	return startWorldWith(ctx, state, binDir, install.Releases[0], logger, true)
 }
+
+// managerBinary is the file name of a KServe release's manager (tests/build-go.sh builds one per release).
+func managerBinary(release string) string { return "kserve-manager-" + release }
 
 // startWorldWith starts the world; without controllers it stops after the CRDs and the
 // configuration (a bench world: what is written stays as written).
-func startWorldWith(ctx context.Context, state, binDir string, logger *log.Logger, controllers bool) (*world, error) {
-	state, err := prepareState(state)
+func startWorldWith(ctx context.Context, state, binDir, release string, logger *log.Logger, controllers bool) (*world, error) {
+	mods, err := install.FindModules(release)
 	if err != nil {
 		return nil, err
 	}
-	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kserve-manager"} {
+	state, err = prepareState(state)
+	if err != nil {
+		return nil, err
+	}
+	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", managerBinary(release)} {
 		if _, err := os.Stat(filepath.Join(binDir, bin)); err != nil {
 			return nil, fmt.Errorf("%s not found in %s (build with tests/build-go.sh, or pass --bin-dir): %w", bin, binDir, err)
 		}
 	}
-	mods, err := install.FindModules()
-	if err != nil {
-		return nil, err
-	}
-	logger.Printf("manifests from %s, %s, %s, %s", mods.KServe, mods.Serving, mods.Networking, mods.Caching)
+	logger.Printf("KServe %s; manifests from %s, %s, %s, %s %s", release, mods.KServe, mods.Serving, mods.Networking, mods.Caching, mods.GatewayAPI)
 
 	sup, err := controlplane.NewSupervisor(state, logger)
 	if err != nil {
 		return nil, err
 	}
-	w := &world{sup: sup, log: logger, fakeErrs: make(chan error, 8), stopFake: func() {},
+	w := &world{sup: sup, log: logger, kserve: release, fakeErrs: make(chan error, 8), stopFake: func() {},
 		ready: map[string]func(context.Context, *controlplane.Proc) error{}}
 
 	// 1. etcd, kube-apiserver, kube-controller-manager.
@@ -285,6 +290,7 @@ func (w *world) publish(state string, cp *controlplane.ControlPlane, ingress, pr
 		Kubeconfigs: Kubeconfigs{Admin: cp.Kubeconfig.Admin, Limited: cp.Kubeconfig.Limited, Token: cp.Kubeconfig.Token},
 		Users:       Users{Limited: controlplane.LimitedUser, Token: controlplane.TokenUser},
 		Ingress:     ingress,
+		KServe:      w.kserve,
 		Prometheus:  prometheus,
 		AuditLog:    filepath.Join(state, "audit.log"),
 		PID:         os.Getpid(),
@@ -329,7 +335,7 @@ func startKServe(ctx context.Context, w *world, cp *controlplane.ControlPlane, b
 	if err != nil {
 		return err
 	}
-	p, err := w.sup.Start("kserve-manager", filepath.Join(binDir, "kserve-manager"), []string{
+	p, err := w.sup.Start("kserve-manager", filepath.Join(binDir, managerBinary(w.kserve)), []string{
 		"-metrics-addr=127.0.0.1:" + strconv.Itoa(metrics),
 		"-health-probe-addr=127.0.0.1:" + strconv.Itoa(probe),
 		"-webhook-port=" + strconv.Itoa(webhook),

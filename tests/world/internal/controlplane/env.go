@@ -16,6 +16,8 @@ type Env struct {
 	Kubeconfigs Kubeconfigs `json:"kubeconfigs"`
 	Users       Users       `json:"users"`
 	Ingress     string      `json:"ingress"` // host:port of the fake ingress
+	// KServe is the KServe release whose manager runs (v0.20.0, v0.17.0): `world up --kserve`.
+	KServe string `json:"kserve"`
 	// Prometheus is the world's Prometheus (http://127.0.0.1:PORT), scraping what the ingress
 	// exports per revision; empty when tests/build-go.sh did not build it.
 	Prometheus string `json:"prometheus,omitempty"`

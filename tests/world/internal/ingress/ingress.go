@@ -18,6 +18,8 @@
 // autoscaler on a second listener (TrafficStats): the activator's report, measured here.
 // Knobs (package knobs): errorRate → 500, latency → added delay, ingressDelay → time to program a
 // changed Ingress; pause stops status writes only.
+// In a world with the Gateway API's CRDs (KServe v0.20.0, Standard mode) it also implements
+// HTTPRoutes: a host no Knative Ingress claims is served by them (httproute.go).
 package ingress
 
 import (
@@ -32,6 +34,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -147,6 +150,9 @@ func Run(ctx context.Context, cfg *rest.Config, ln, statsLn net.Listener) error 
 		return fmt.Errorf("ingress: informers did not sync")
 	}
 	workloop.Start(ctx, "ingress", 2, g.queue, g.sync)
+	if err := g.startRoutes(ctx, kube, dyn); err != nil {
+		return err
+	}
 
 	// The statistics listener also serves what queue-proxy exports per revision (metrics.go).
 	statsMux := http.NewServeMux()
@@ -185,6 +191,72 @@ type gateway struct {
 	metrics   *RevisionMetrics
 	programs  *programs
 	queue     workqueue.TypedRateLimitingInterface[types.NamespacedName]
+	routes    *routes // HTTPRoutes (Standard mode); nil without the Gateway API's CRDs
+}
+
+// startRoutes watches HTTPRoutes, their Services' EndpointSlices and the InferenceServices' pods
+// when the cluster has the Gateway API's HTTPRoute CRD (a world on a KServe release that routes
+// Standard mode with it), and writes the routes' status.
+func (g *gateway) startRoutes(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Interface) error {
+	res, err := kube.Discovery().ServerResourcesForGroupVersion(httpRouteGVR.GroupVersion().String())
+	found := false
+	if err == nil {
+		for _, r := range res.APIResources {
+			found = found || r.Name == httpRouteGVR.Resource
+		}
+	} else if !apierrors.IsNotFound(err) {
+		return fmt.Errorf("ingress: discovery of %s: %w", httpRouteGVR.GroupVersion(), err)
+	}
+	if !found {
+		return nil
+	}
+	dynInf := dynamicinformer.NewDynamicSharedInformerFactory(dyn, 10*time.Minute)
+	routeInf := dynInf.ForResource(httpRouteGVR)
+	podInf := informers.NewSharedInformerFactoryWithOptions(kube, 10*time.Minute,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = isvcLabel }))
+	sliceInf := informers.NewSharedInformerFactoryWithOptions(kube, 10*time.Minute,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = discoveryv1.LabelServiceName }))
+	pods := podInf.Core().V1().Pods().Lister()
+	slices := sliceInf.Discovery().V1().EndpointSlices().Lister()
+	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName]())
+	go func() { <-ctx.Done(); queue.ShutDown() }()
+	g.routes = &routes{
+		dyn:     dyn,
+		lister:  routeInf.Lister(),
+		pods:    func(ns, name string) (*corev1.Pod, error) { return pods.Pods(ns).Get(name) },
+		pending: map[types.NamespacedName]seenGeneration{},
+		slices: func(ns, svc string) ([]*discoveryv1.EndpointSlice, error) {
+			return slices.EndpointSlices(ns).List(labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: svc}))
+		},
+	}
+	enqueue := func(obj any) {
+		if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = t.Obj
+		}
+		if m, ok := obj.(metav1.Object); ok {
+			queue.Add(types.NamespacedName{Namespace: m.GetNamespace(), Name: m.GetName()})
+		}
+	}
+	_, _ = routeInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: enqueue, UpdateFunc: func(_, o any) { enqueue(o) }, DeleteFunc: enqueue,
+	})
+	_ = podInf.Core().V1().Pods().Informer()
+	_ = sliceInf.Discovery().V1().EndpointSlices().Informer()
+	g.knobs.OnChange(func(ns string) {
+		objs, _ := routeInf.Lister().ByNamespace(ns).List(labels.Everything())
+		for _, o := range objs {
+			enqueue(o)
+		}
+	})
+	dynInf.Start(ctx.Done())
+	podInf.Start(ctx.Done())
+	sliceInf.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), routeInf.Informer().HasSynced,
+		podInf.Core().V1().Pods().Informer().HasSynced, sliceInf.Discovery().V1().EndpointSlices().Informer().HasSynced) {
+		return fmt.Errorf("ingress: HTTPRoute informers did not sync")
+	}
+	workloop.Start(ctx, "ingress-httproutes", 2, queue, g.syncRoute)
+	return nil
 }
 
 // sync programs one Ingress: a generation not seen before is marked observed with its load
@@ -245,6 +317,10 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !ok {
+		if rule, _, found := MatchRoute(r.Host, r.URL.Path, r.Header.Get, g.routes.list()); found {
+			g.serveRoute(w, r, rule)
+			return
+		}
 		http.Error(w, fmt.Sprintf("sim-ingress: no route for host %q", NormalizeHost(r.Host)), http.StatusNotFound)
 		return
 	}

@@ -3,6 +3,7 @@ package install
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -113,8 +114,10 @@ func crdFiles(root string) ([]string, error) {
 }
 
 // CRDs creates every CRD of KServe (config/crd/full, sub-folders included), Knative Serving
-// (config/core/300-resources), Knative networking and Knative caching, then waits until each is
-// Established. Only documents of kind CustomResourceDefinition with spec.versions are CRDs:
+// (config/core/300-resources), Knative networking, Knative caching and, for a release that routes
+// Standard mode with the Gateway API, the Gateway API's standard channel, then waits until each is
+// Established. They are created, never applied client-side: v0.20's InferenceService CRD (about
+// 640 kB of JSON) would not fit the last-applied annotation's 256 kB. Only documents of kind CustomResourceDefinition with spec.versions are CRDs:
 // config/crd/full also holds kustomization files and partial conversion-webhook patches.
 func (in *Installer) CRDs(ctx context.Context) ([]string, error) {
 	var files []string
@@ -132,6 +135,15 @@ func (in *Installer) CRDs(ctx context.Context) ([]string, error) {
 		files = append(files, filepath.Join(in.Mods.Networking, "config", f))
 	}
 	files = append(files, filepath.Join(in.Mods.Caching, "config/image.yaml"))
+	if in.Mods.GatewayAPI != "" {
+		// The Gateway API's standard channel (GatewayClass, Gateway, HTTPRoute, ...), for KServe's
+		// Standard mode; the channel's ValidatingAdmissionPolicy file holds no CRD and is skipped.
+		gw, err := crdFiles(filepath.Join(in.Mods.GatewayAPI, "config/crd/standard"))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, gw...)
+	}
 
 	// Files are read and their CRDs created three at a time: kube-apiserver spends seconds of CPU
 	// on each large CRD, and the client as long turning 2 MB of YAML into JSON; in parallel both
@@ -353,7 +365,73 @@ func (in *Installer) Config(ctx context.Context) error {
 		}
 	}
 
+	if in.Mods.GatewayAPI != "" {
+		if err := in.gatewayAPI(ctx); err != nil {
+			return err
+		}
+	}
 	return in.activator(ctx)
+}
+
+// Gateway is the Gateway (namespace/name) KServe's Standard-mode HTTPRoutes name as their parent,
+// and GatewayClass its class; the test ingress implements both.
+const (
+	Gateway           = KServeNamespace + "/kserve-ingress-gateway"
+	GatewayName       = "kserve-ingress-gateway"
+	GatewayClass      = "isvc-canary-test"
+	GatewayController = "isvc-canary.test/ingress"
+)
+
+// gatewayAPI turns on KServe's Gateway API routing for Standard mode (read once, at the manager's
+// start: one world serves one routing mode) and creates the GatewayClass and Gateway the HTTPRoutes
+// name. Knative-mode InferenceServices are not affected: KServe's ingress reconciler factory picks
+// the Knative reconciler for them whatever enableGatewayApi says.
+func (in *Installer) gatewayAPI(ctx context.Context) error {
+	cms := in.Kube.CoreV1().ConfigMaps(KServeNamespace)
+	cm, err := cms.Get(ctx, "inferenceservice-config", metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("ConfigMap inferenceservice-config: %w", err)
+	}
+	ingress := map[string]any{}
+	if err := json.Unmarshal([]byte(cm.Data["ingress"]), &ingress); err != nil {
+		return fmt.Errorf("inferenceservice-config ingress: %w", err)
+	}
+	ingress["enableGatewayApi"] = true
+	ingress["kserveIngressGateway"] = Gateway
+	raw, err := json.MarshalIndent(ingress, "", "  ")
+	if err != nil {
+		return err
+	}
+	cm.Data["ingress"] = string(raw)
+	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{FieldManager: "world"}); err != nil {
+		return fmt.Errorf("ConfigMap inferenceservice-config: %w", err)
+	}
+
+	gcGVR := schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gatewayclasses"}
+	gwGVR := schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
+	gc := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+		"metadata": map[string]any{"name": GatewayClass},
+		"spec":     map[string]any{"controllerName": GatewayController},
+	}}
+	if err := in.create(ctx, gcGVR, "", gc); err != nil {
+		return fmt.Errorf("GatewayClass: %w", err)
+	}
+	gw := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+		"metadata": map[string]any{"name": GatewayName, "namespace": KServeNamespace},
+		"spec": map[string]any{
+			"gatewayClassName": GatewayClass,
+			"listeners": []any{map[string]any{
+				"name": "http", "protocol": "HTTP", "port": int64(80),
+				"allowedRoutes": map[string]any{"namespaces": map[string]any{"from": "All"}},
+			}},
+		},
+	}}
+	if err := in.create(ctx, gwGVR, KServeNamespace, gw); err != nil {
+		return fmt.Errorf("Gateway: %w", err)
+	}
+	return nil
 }
 
 // activator creates knative-serving/activator-service and its Endpoints. Knative's

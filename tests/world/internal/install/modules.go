@@ -10,28 +10,60 @@ import (
 	"fmt"
 	"os/exec"
 	"runtime/debug"
-
-	// Linked so that the build information names the KServe version whose manifests to read.
-	"github.com/kserve/kserve/pkg/constants"
 )
 
-// Modules are the module-cache folders holding the manifests.
+// Modules are the module-cache folders holding the manifests. GatewayAPI is set only for a KServe
+// release that routes Standard-mode InferenceServices with the Gateway API (see GatewayAPIVersion).
 type Modules struct {
-	KServe, Serving, Networking, Caching string
+	KServe, Serving, Networking, Caching, GatewayAPI string
+	// Release is the KServe release whose manager runs (v0.17.0, v0.20.0).
+	Release string
 }
 
-// FindModules reads the versions of KServe and Knative linked into this binary and asks the go
-// command for their folders in the module cache (`go mod download -json` answers from the cache
-// when the module is there, as it is after the build).
-func FindModules() (Modules, error) {
-	_ = constants.KServeNamespace
+// Releases are the KServe releases the world can run, each built from its own module under
+// tests/kserve/<release> into kserve-manager-<release>.
+var Releases = []string{"v0.20.0", "v0.17.0"}
+
+// GatewayAPIVersion is the sigs.k8s.io/gateway-api version a KServe release requires (its
+// go.mod), whose standard-channel CRDs the world installs for Standard mode; "" when the world
+// runs that release without the Gateway API.
+func GatewayAPIVersion(release string) string {
+	switch release {
+	case "v0.20.0":
+		return "v1.5.1"
+	case "v0.17.0":
+		return "v1.4.2-0.20260116062110-0d0ca872766e"
+	}
+	return ""
+}
+
+// FindModules finds KServe's folder for the release named (the manager is a binary of its own,
+// not linked here), reads the versions of Knative linked into this binary, and asks the go command
+// for their folders in the module cache (`go mod download -json` answers from the cache when the
+// module is there, as it is after the build).
+func FindModules(release string) (Modules, error) {
+	known := false
+	for _, r := range Releases {
+		known = known || r == release
+	}
+	if !known {
+		return Modules{}, fmt.Errorf("KServe %q: the world runs %v", release, Releases)
+	}
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return Modules{}, fmt.Errorf("no build information in this binary")
 	}
+	m := Modules{Release: release}
+	var err error
+	if m.KServe, err = moduleDir("github.com/kserve/kserve", release); err != nil {
+		return Modules{}, err
+	}
+	if v := GatewayAPIVersion(release); v != "" {
+		if m.GatewayAPI, err = moduleDir("sigs.k8s.io/gateway-api", v); err != nil {
+			return Modules{}, err
+		}
+	}
 	want := map[string]*string{}
-	var m Modules
-	want["github.com/kserve/kserve"] = &m.KServe
 	want["knative.dev/serving"] = &m.Serving
 	want["knative.dev/networking"] = &m.Networking
 	want["knative.dev/caching"] = &m.Caching
