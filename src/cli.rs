@@ -532,6 +532,9 @@ pub struct RolloutArgs {
     /// The plan as YAML: steps (with their own pause), gates, failureLimit, interval
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
+    /// Standard mode: the spec.canary entry's name (default: from the model, as `set` names it)
+    #[arg(long, value_name = "NAME", conflicts_with = "resume")]
+    pub canary_name: Option<String>,
     /// How long to hold each step with its gates running (default 0: the gates run once)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub pause: Option<Duration>,

@@ -8,15 +8,14 @@ use anyhow::Result;
 use jiff::Timestamp;
 
 use super::Ctx;
-use super::mutate::{self, Mutation};
-use crate::cli::{Component, ControlArgs, WriteArgs};
+use super::rollout_mode::Mode;
+use crate::cli::{ControlArgs, WriteArgs};
 use crate::error::{Exit, fail};
 use crate::isvc::Isvc;
 use crate::resolve::resolve;
 use crate::rollout::lease::{self, Held, holder_identity};
 use crate::rollout::state::{Phase, micro_time, push_history};
-use crate::rules::{check_mode, plan_rollback};
-use crate::wait::Goal;
+use crate::rules::check_mode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verb {
@@ -37,7 +36,10 @@ impl Verb {
 
 pub async fn run(ctx: &Ctx, args: &ControlArgs, verb: Verb) -> Result<Exit> {
     let isvc = resolve(&ctx.kube, &ctx.term, args.name.as_deref()).await?;
-    check_mode(&isvc)?;
+    // Standard mode (KServe 0.20+ spec.canary) has rollouts too: the same Lease.
+    if !super::standard::is_standard(&isvc) {
+        check_mode(&isvc)?;
+    }
     let (ns, name) = (isvc.namespace.clone(), isvc.name.clone());
     let Some((_, rec)) = lease::read(&ctx.kube, &ns, &name).await? else {
         return Err(fail(Exit::Refused, format!("no rollout of {name} is recorded: nothing to {}", verb.word())));
@@ -119,43 +121,31 @@ async fn abort_stopped(ctx: &Ctx, isvc: &Isvc, rec: &crate::rollout::state::Leas
     let mut held =
         Held::take(&ctx.kube, isvc, rec, &holder_identity(), Duration::from_secs(30), state, rec.history.clone())
             .await?;
-    let write = WriteArgs { wait: true, ..WriteArgs::default() };
-    let m = Mutation {
-        name: Some(isvc.name.as_str()),
-        pre_read: None,
-        component: Some(Component::Predictor),
-        write: &write,
-        wait: Some(write.limits.limits()),
-        expect_revision: None,
-        verb: "rolled back",
-    };
-    let target = std::sync::Mutex::new(None::<String>);
-    let plan = |i: &Isvc| {
-        let (p, t) = plan_rollback(i, Component::Predictor)?;
-        if let Ok(mut g) = target.lock() {
-            *g = Some(t);
+    let mode = if super::standard::is_standard(isvc) {
+        match &held.state.canary {
+            Some(canary) => Mode::Standard { canary: canary.clone() },
+            None => Mode::standard_for(isvc, &held.state.model, None)?,
         }
-        Ok(p)
+    } else {
+        Mode::Knative
     };
-    let goal = |_: &Isvc, _: &crate::patch::Change| Goal::Pinned(target.lock().ok().and_then(|g| g.clone()));
-    let result = mutate::apply(ctx, m, plan, goal).await;
-    let after = match result {
-        Ok(a) => a,
+    let write = WriteArgs::default();
+    let stable = held.state.stable.clone();
+    let after = match mode.roll_back(ctx, isvc, write.limits.limits(), stable).await {
+        Ok(to) => to,
         Err(e) => {
             let _ = held.release().await;
             return Err(e);
         }
     };
-    let to = target.lock().ok().and_then(|g| g.clone()).unwrap_or_default();
-    let message = format!("aborted by {}; rolled back: 100% of traffic to {to}", holder_identity());
+    let message = format!("aborted by {}; rolled back: {}", holder_identity(), after.text);
     held.state.phase = Phase::Aborted;
     held.state.message = Some(message.clone());
     held.state.ended_at = Some(micro_time(Timestamp::now()));
     let record = held.state.record();
     push_history(&mut held.history, record);
     held.release().await?;
-    super::rollout::publish(&ctx.kube, &after.isvc, crate::rollout::events::reason::ABORTED, &held.state, &message)
-        .await;
+    super::rollout::publish(&ctx.kube, isvc, crate::rollout::events::reason::ABORTED, &held.state, &message).await;
     println!("rollout of {}/{} aborted: {message}", isvc.namespace, isvc.name);
     Ok(Exit::Ok)
 }

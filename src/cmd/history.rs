@@ -15,7 +15,12 @@ use crate::rollout::state::{HistoryRecord, Phase, push_history};
 
 pub async fn run(ctx: &Ctx, args: &crate::cli::HistoryArgs) -> Result<Exit> {
     let isvc = resolve(&ctx.kube, &ctx.term, args.name.as_deref()).await?;
-    let revisions = ctx.kube.list_revisions(&isvc.namespace, &pod_selector(&isvc.name)).await?;
+    // Standard mode has no Knative revisions: only its rollouts are listed.
+    let revisions = if super::standard::is_standard(&isvc) {
+        Vec::new()
+    } else {
+        ctx.kube.list_revisions(&isvc.namespace, &pod_selector(&isvc.name)).await?
+    };
     let mut rollouts = Vec::new();
     if let Some((_, rec)) = lease::read(&ctx.kube, &isvc.namespace, &isvc.name).await? {
         rollouts = rec.history.clone();

@@ -8,6 +8,7 @@ mod mutate;
 mod promote;
 mod rollback;
 mod rollout;
+mod rollout_mode;
 mod set;
 mod standard;
 mod status;

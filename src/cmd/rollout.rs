@@ -12,13 +12,12 @@ use jiff::Timestamp;
 use tokio::sync::Mutex;
 
 use super::Ctx;
-use super::mutate::{self, Mutation};
+use super::rollout_mode::{Mode, StepWrite};
 use crate::cli::OnInconclusive;
-use crate::cli::{Component, RolloutArgs, WaitLimits, WriteArgs};
+use crate::cli::{RolloutArgs, WaitLimits};
 use crate::error::{Exit, exit_of, fail};
 use crate::isvc::Isvc;
 use crate::output::sanitize;
-use crate::patch::Change;
 use crate::resolve::resolve;
 use crate::rollout::events::{RolloutEvent, gate_message, k8s_event, kind_of, reason};
 use crate::rollout::gate::{self, GateContext, Tally};
@@ -30,13 +29,9 @@ use crate::rollout::plan::{
 use crate::rollout::state::{Phase, RolloutState, StepRecord, micro_time, push_history};
 use crate::rollout::verdict::{GateResult, Verdict};
 use crate::rollout::view::{Live, render};
-use crate::rules::{
-    Plan as WritePlan, SetRequest, check_mode, plan_promote, plan_rollback, plan_set, validate_model_uri,
-};
+use crate::rules::{check_mode, validate_model_uri};
 use crate::terminal::{Redraw, Terminal};
-use crate::wait::{Goal, short_split};
 
-const C: Component = Component::Predictor;
 /// How often a hold looks at the clock, the lease's control requests and the view.
 const TICK: Duration = Duration::from_millis(250);
 
@@ -65,20 +60,37 @@ pub async fn run(ctx: &Ctx, args: &RolloutArgs) -> Result<Exit> {
     }
     let prometheus = prometheus_of(args, &ctx.kube)?;
     let isvc = resolve(&ctx.kube, &ctx.term, args.name.as_deref()).await?;
-    if super::standard::is_standard(&isvc) {
-        // Its gates read Knative's queue-proxy metrics and its smoke request the canary's
-        // revision URL: neither exists for a spec.canary variant, and KServe 0.20.0 routes it nothing.
-        return Err(fail(
-            Exit::Refused,
-            format!(
-                "rollout is not available in Standard mode (its gates measure Knative revisions, and KServe 0.20.0 routes \
-                 no request to a spec.canary variant): step by hand with `set {n} PERCENT --model-uri URI --wait`, \
-                 `set {n} PERCENT --wait`, then `promote {n} --wait` or `rollback {n} --wait`",
-                n = isvc.name
-            ),
-        ));
-    }
-    check_mode(&isvc)?;
+    let mode = if super::standard::is_standard(&isvc) {
+        // The entry's name: as recorded on a resume, else --canary-name or the model's.
+        let recorded = match &fresh {
+            None => lease::read(&ctx.kube, &isvc.namespace, &isvc.name)
+                .await?
+                .and_then(|(_, rec)| rec.unfinished().map(|s| (s.canary.clone(), s.model.clone()))),
+            Some(_) => None,
+        };
+        let model = fresh.as_ref().map(|(m, _)| m.clone());
+        let mode = match (recorded, model) {
+            (Some((Some(canary), _)), _) => Mode::Standard { canary },
+            (_, Some(model)) | (Some((None, model)), None) => {
+                Mode::standard_for(&isvc, &model, args.canary_name.as_deref())?
+            }
+            // Nothing to resume: the Lease says so below.
+            (None, None) => Mode::Standard { canary: String::new() },
+        };
+        if let Some((_, plan)) = &fresh {
+            mode.check_plan(plan)?;
+        }
+        mode
+    } else {
+        if args.canary_name.is_some() {
+            return Err(fail(
+                Exit::Usage,
+                "--canary-name is for Standard mode (spec.canary); this InferenceService runs in Knative mode",
+            ));
+        }
+        check_mode(&isvc)?;
+        Mode::Knative
+    };
     // Asked once, at a terminal without --yes; the steps are not asked one by one.
     let what = match &fresh {
         Some((model, plan)) => {
@@ -94,7 +106,7 @@ pub async fn run(ctx: &Ctx, args: &RolloutArgs) -> Result<Exit> {
     };
     ctx.term.confirm(&what)?;
     let holder = holder_identity();
-    let (held, took_over) = acquire(ctx, &isvc, &holder, args.lease_duration, fresh.clone()).await?;
+    let (held, took_over) = acquire(ctx, &isvc, &holder, args.lease_duration, fresh.clone(), &mode).await?;
     let runner = Runner {
         ctx: Ctx {
             global: ctx.global.clone(),
@@ -106,6 +118,7 @@ pub async fn run(ctx: &Ctx, args: &RolloutArgs) -> Result<Exit> {
         json: ctx.output().is_some(),
         live: ctx.term.stderr_tty && ctx.output().is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout()),
         isvc,
+        mode,
         lease: Arc::new(Mutex::new(held)),
         limits,
         lease_duration: args.lease_duration,
@@ -242,6 +255,7 @@ async fn acquire(
     holder: &str,
     duration: Duration,
     fresh: Option<(String, Plan)>,
+    mode: &Mode,
 ) -> Result<(Held, Option<String>)> {
     let kube = &ctx.kube;
     let name = &isvc.name;
@@ -250,7 +264,11 @@ async fn acquire(
     let read = lease::read(kube, &isvc.namespace, name).await?;
     let new_state = |model: String, plan: Plan| {
         let id = format!("{}-{}", now.as_second(), std::process::id());
-        RolloutState::new(id, model, plan, &micro_time(now))
+        let mut state = RolloutState::new(id, model, plan, &micro_time(now));
+        if let Mode::Standard { canary } = mode {
+            state.canary = Some(canary.clone());
+        }
+        state
     };
     let Some((_, rec)) = read else {
         let Some((model, plan)) = fresh else {
@@ -291,6 +309,9 @@ async fn acquire(
     match (fresh, rec.unfinished()) {
         (None, Some(state)) => {
             let mut state = state.clone();
+            if let Mode::Standard { canary } = mode {
+                state.canary = Some(canary.clone());
+            }
             state.phase = if state.phase == Phase::Paused { Phase::Paused } else { Phase::Running };
             let from = if rec.holder.is_empty() { "a stopped process".to_string() } else { rec.holder.clone() };
             let held = Held::take(kube, isvc, &rec, holder, duration, state, history).await?;
@@ -348,6 +369,7 @@ struct Runner {
     json: bool,
     live: bool,
     isvc: Isvc,
+    mode: Mode,
     lease: Arc<Mutex<Held>>,
     limits: WaitLimits,
     lease_duration: Duration,
@@ -417,7 +439,7 @@ impl Runner {
             self.split.lock().map(|s| s.0.is_none_or(|at| at.elapsed() >= Duration::from_secs(2))).unwrap_or(true);
         if stale {
             let split = match self.ctx.kube.get_isvc(&self.isvc.namespace, &self.isvc.name).await {
-                Ok(i) => short_split(&i, C),
+                Ok(i) => self.mode.split(&i),
                 Err(_) => "-".to_string(),
             };
             if let Ok(mut s) = self.split.lock() {
@@ -488,8 +510,9 @@ impl Runner {
         }
     }
 
-    /// Applies one weight step through the shared write path, and waits until it holds. On a
-    /// resume the same call finds the step in place and writes nothing.
+    /// Applies one weight step through the mode's write path (the last one, 100 %, is the
+    /// promotion), and waits until it holds. On a resume the same call finds the step in place
+    /// and writes nothing.
     async fn weight_step(&self, index: usize, percent: i64, applied: bool) -> Result<(), End> {
         let (model, revision, first, smoke) = {
             let l = self.lease.lock().await;
@@ -500,62 +523,14 @@ impl Runner {
         };
         // The step's wait shows its own spinner: no view during it.
         self.clear_view();
-        let write = WriteArgs { wait: true, ..WriteArgs::default() };
-        let goal = move |_: &Isvc, _: &Change| if percent == 100 { Goal::Promoted } else { Goal::Split(percent) };
-        let rev = revision.clone().unwrap_or_default();
-        let m = Mutation {
-            name: Some(self.isvc.name.as_str()),
-            pre_read: None,
-            component: Some(C),
-            write: &write,
-            wait: Some(self.limits),
-            // After step 1, each write goes only to the revision that was tested.
-            expect_revision: (!first).then_some(rev.as_str()),
-            verb: "canary set",
-        };
-        let result = if first {
-            if !applied {
-                self.record_stable().await;
-            }
-            // Tag routing comes on in the same patch as the model when the smoke gate needs it.
-            let plan = move |isvc: &Isvc| {
-                let req = SetRequest {
-                    component: C,
-                    percent,
-                    model_uri: Some(&model),
-                    split_with_previous: false,
-                    replace: false,
-                };
-                let mut p = plan_set(isvc, &req)?;
-                if smoke
-                    && !isvc.tag_routing()
-                    && let WritePlan::Write { change: Change::Traffic { tag_routing_on, .. }, notes } = &mut p
-                {
-                    *tag_routing_on = true;
-                    notes.push(
-                        "tag routing is switched on in the same patch: the smoke gate needs the canary's own URL"
-                            .into(),
-                    );
-                }
-                Ok(p)
-            };
-            mutate::apply(&self.ctx, m, plan, goal).await
+        if first && !applied {
+            self.record_stable().await;
+        }
+        let result = if percent == 100 && !first {
+            self.mode.promote(&self.ctx, &self.isvc, self.limits, revision.as_deref()).await
         } else {
-            let plan = move |isvc: &Isvc| {
-                if percent == 100 {
-                    plan_promote(isvc, C, false)
-                } else {
-                    let req = SetRequest {
-                        component: C,
-                        percent,
-                        model_uri: None,
-                        split_with_previous: false,
-                        replace: false,
-                    };
-                    plan_set(isvc, &req)
-                }
-            };
-            mutate::apply(&self.ctx, m, plan, goal).await
+            let step = StepWrite { percent, first, model: &model, revision: revision.as_deref(), smoke };
+            self.mode.set_step(&self.ctx, &self.isvc, self.limits, &step).await
         };
         let after = match result {
             Ok(a) => a,
@@ -571,7 +546,7 @@ impl Runner {
                 return Err(End::Stopped(e));
             }
         };
-        let lcr = after.isvc.component_status(C).lcr().to_string();
+        let lcr = self.mode.revision_of(&after.isvc);
         if let Some(rev) = &revision
             && first
             && &lcr != rev
@@ -589,22 +564,21 @@ impl Runner {
             if let Err(e) = self.save().await {
                 return Err(End::Stopped(e));
             }
-            let message = if percent == 100 {
-                format!("promoted {lcr}: 100% of traffic")
-            } else {
-                format!("{percent}% of traffic to {lcr}")
+            let message = match (&self.mode, percent) {
+                (Mode::Knative, 100) => format!("promoted {lcr}: 100% of traffic"),
+                (Mode::Knative, _) => format!("{percent}% of traffic to {lcr}"),
+                (Mode::Standard { .. }, 100) => format!("promoted {lcr}: it is the stable predictor"),
+                (Mode::Standard { .. }, _) => format!("{percent}% to the canary {lcr} (spec.canary trafficPercent)"),
             };
             self.emit(reason::STEP_APPLIED, None, message).await;
         }
         Ok(())
     }
 
-    /// The revision the canary's traffic comes back to on a rollback, read before step 1.
+    /// What the canary's traffic comes back to on a rollback, read before step 1.
     async fn record_stable(&self) {
         if let Ok(isvc) = self.ctx.kube.get_isvc(&self.isvc.namespace, &self.isvc.name).await {
-            let s = isvc.component_status(C);
-            let stable = if s.lro().is_empty() { s.lrr() } else { s.lro() };
-            self.lease.lock().await.state.stable = Some(stable.to_string()).filter(|s| !s.is_empty());
+            self.lease.lock().await.state.stable = self.mode.stable_of(&isvc);
         }
     }
 
@@ -694,12 +668,7 @@ impl Runner {
     /// failure limit.
     async fn run_gates(&self, gates: &[GateSpec], tally: &mut Tally, limit: u32) -> Result<Option<String>> {
         let current = self.ctx.kube.get_isvc(&self.isvc.namespace, &self.isvc.name).await?;
-        let url = current
-            .component_status(C)
-            .traffic
-            .iter()
-            .find(|t| t.tag.as_deref() == Some("latest"))
-            .and_then(|t| t.url.clone());
+        let url = self.mode.canary_url(&current);
         let gctx = {
             let l = self.lease.lock().await;
             self.gate_context(&l.state, url, current.protocol())
@@ -829,34 +798,12 @@ impl Runner {
         }
     }
 
-    /// `rollback --wait` through the shared write path; the outcome recorded as `phase`.
+    /// `rollback --wait` through the mode's write path; the outcome recorded as `phase`.
     async fn roll_back(&self, phase: Phase, message: String) -> End {
-        let write = WriteArgs { wait: true, ..WriteArgs::default() };
-        let m = Mutation {
-            name: Some(self.isvc.name.as_str()),
-            pre_read: None,
-            component: Some(C),
-            write: &write,
-            wait: Some(self.limits),
-            expect_revision: None,
-            verb: "rolled back",
-        };
         let stable = self.lease.lock().await.state.stable.clone();
-        let goal_target = std::sync::Mutex::new(None::<String>);
-        let plan = |isvc: &Isvc| {
-            let (p, target) = plan_rollback(isvc, C)?;
-            if let Ok(mut g) = goal_target.lock() {
-                *g = Some(target);
-            }
-            Ok(p)
-        };
-        let goal =
-            |_: &Isvc, _: &Change| Goal::Pinned(goal_target.lock().ok().and_then(|g| g.clone()).or(stable.clone()));
-        match mutate::apply(&self.ctx, m, plan, goal).await {
-            Ok(_) => {
-                // The revision the rollback pinned all traffic to (the rollback's target).
-                let to = goal_target.lock().ok().and_then(|g| g.clone()).or(stable).unwrap_or_default();
-                let done = format!("{message}; rolled back: 100% of traffic to {to}");
+        match self.mode.roll_back(&self.ctx, &self.isvc, self.limits, stable).await {
+            Ok(to) => {
+                let done = format!("{message}; rolled back: {}", to.text);
                 self.emit(
                     if phase == Phase::Aborted { reason::ABORTED } else { reason::ROLLED_BACK },
                     None,
@@ -880,7 +827,7 @@ impl Runner {
             return false;
         }
         match self.ctx.kube.get_isvc(&self.isvc.namespace, &self.isvc.name).await {
-            Ok(now) => now.model_uri(C).as_deref() != Some(model.as_str()),
+            Ok(now) => !self.mode.model_in_spec(&now, &model),
             Err(_) => false,
         }
     }

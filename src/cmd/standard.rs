@@ -250,6 +250,48 @@ pub async fn run(
     }
 }
 
+/// The write path of [`run`] for a command that drives several mutations (`rollout`): the same
+/// decisions, guard rails, precondition, retries and wait, on a fresh read of NAME, with no dry
+/// run, no patch printing, no prompt and no result line. The caller says how to go on when the
+/// wait fails (no undo note).
+pub async fn apply(
+    ctx: &Ctx,
+    namespace: &str,
+    name: &str,
+    limits: WaitLimits,
+    plan: impl Fn(&Isvc) -> Result<StandardPlan, Fail>,
+    goal: impl Fn(&Isvc, Option<&CanaryChange>) -> StandardGoal,
+) -> Result<super::mutate::Applied> {
+    let isvc = ctx.kube.get_isvc(namespace, name).await?;
+    check_readable(&isvc)?;
+    let decided = plan(&isvc)?;
+    let notes = match &decided {
+        StandardPlan::Unchanged { notes } | StandardPlan::Write { notes, .. } => notes,
+    };
+    for note in notes {
+        ctx.term.note(note);
+    }
+    let StandardPlan::Write { change, .. } = decided else {
+        let g = goal(&isvc, None);
+        let last = wait(ctx, Waiter::lazy(&ctx.kube, &isvc), &isvc, &g, limits).await?;
+        return Ok(super::mutate::Applied { isvc: last, written: false });
+    };
+    let predicted = preview_object(&isvc, &change);
+    eprintln!("{}", sanitize(&format!("{}/{} @ {}", isvc.namespace, isvc.name, ctx.kube.context)));
+    eprintln!("{}", sanitize(&format!("{} -> {}", describe(&isvc), describe(&predicted))));
+    let waiter = Waiter::open(&ctx.kube, &isvc).await?;
+    ctx.kube.list_deployments(&isvc.namespace, &deployment_selector(&isvc.name)).await?;
+    let before = isvc.clone();
+    let Some((change, after, decided_on)) = write(ctx, isvc, change, &plan, false).await? else {
+        let g = goal(&before, None);
+        let last = wait(ctx, Waiter::lazy(&ctx.kube, &before), &before, &g, limits).await?;
+        return Ok(super::mutate::Applied { isvc: last, written: false });
+    };
+    let g = goal(&decided_on, Some(&change));
+    let last = wait(ctx, waiter.after_write(&after), &after, &g, limits).await?;
+    Ok(super::mutate::Applied { isvc: last, written: true })
+}
+
 fn verb_of(change: &CanaryChange) -> &'static str {
     match (&change.promote, &change.canaries) {
         (Some(_), _) => "promoted",

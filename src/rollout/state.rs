@@ -84,6 +84,9 @@ pub struct RolloutState {
     /// The revision that served before (the rollback target).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stable: Option<String>,
+    /// Standard mode: the `spec.canary` entry's name (its `predictor.name`), chosen before step 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<String>,
     pub phase: Phase,
     /// The last control request acted upon (the control annotation's value).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,6 +136,7 @@ impl RolloutState {
             hold_started_at: None,
             revision: None,
             stable: None,
+            canary: None,
             phase: Phase::Running,
             control_seen: None,
             gates,

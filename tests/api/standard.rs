@@ -343,15 +343,148 @@ fn knative_mode_shows_a_refusal_of_an_untouched_field_the_same_way() {
     run.code(7).stderr_has(message).stderr_has("invalid under this KServe release").all_answered();
 }
 
+fn lease_path() -> String {
+    format!("/apis/coordination.k8s.io/v1/namespaces/{NS}/leases/isvc-canary-{NAME}")
+}
+
+fn lease(rv: u64) -> Value {
+    let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S.000000Z").to_string();
+    json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": format!("isvc-canary-{NAME}"), "namespace": NS, "resourceVersion": rv.to_string()},
+        "spec": {"holderIdentity": "me", "leaseDurationSeconds": 30, "renewTime": now, "leaseTransitions": 1}})
+}
+
+/// A Standard-mode InferenceService whose state follows the PATCHes sent to it: the stable v1
+/// (4 replicas), then the canary v2 at 50 % (2 + 2), then v2 promoted (4) or, for a rollback,
+/// v1 alone again (4).
+fn standard_rollout_stub(promotes: bool) -> Stub {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let stub = Stub::start();
+    let written = Arc::new(AtomicUsize::new(0));
+    let mut last = object(102, &[], &[]);
+    if promotes {
+        last["spec"]["predictor"]["name"] = json!("v2");
+        last["spec"]["predictor"]["model"]["storageUri"] = json!(M2);
+    }
+    let last_stable = if promotes { "iris-v2-predictor" } else { "iris-predictor" };
+    let states = [object(100, &[], &[]), object(101, &[entry("v2", M2, 50)], &[canary_status("v2", true, 50)]), last];
+    let dep_states = [
+        deployments(&[deployment("iris-predictor", 4, 4)]),
+        deployments(&[deployment("iris-predictor", 2, 2), deployment("iris-v2-predictor", 2, 2)]),
+        deployments(&[deployment(last_stable, 4, 4)]),
+    ];
+    let at = |n: usize| n.min(2);
+    let (w, s) = (written.clone(), states.clone());
+    stub.on_fn(Route::get(isvc_path()), move |_| Reply::ok(s[at(w.load(Ordering::SeqCst))].clone()));
+    let (w, s) = (written.clone(), states.clone());
+    stub.on_fn(Route::patch(isvc_path()), move |_| Reply::ok(s[at(w.fetch_add(1, Ordering::SeqCst) + 1)].clone()));
+    let w = written.clone();
+    stub.on_fn(Route::get(deployments_path()), move |_| Reply::ok(dep_states[at(w.load(Ordering::SeqCst))].clone()));
+    stub.on(Route::get(pods_path()), [Reply::ok(pod_list(&[]))]);
+    stub.on(
+        Route::watch(format!("/apis/serving.kserve.io/v1beta1/namespaces/{NS}/inferenceservices")),
+        [Watch::new().end(End::Hold)],
+    );
+    stub.on(
+        Route::get(lease_path()),
+        [Reply::status(404, json!({"kind": "Status", "code": 404, "reason": "NotFound", "message": "not found"}))],
+    );
+    stub.on(Route::post(format!("/apis/coordination.k8s.io/v1/namespaces/{NS}/leases")), [Reply::ok(lease(5))]);
+    stub.on(Route::patch(lease_path()), [Reply::ok(lease(6))]);
+    stub
+}
+
 #[test]
-fn rollout_is_refused_in_standard_mode_naming_the_steps_by_hand() {
+fn a_standard_rollout_adds_the_canary_entry_then_promotes_it() {
+    let stub = standard_rollout_stub(true);
+
+    let run = run(
+        &stub,
+        &[
+            "rollout",
+            NAME,
+            "--model-uri",
+            M2,
+            "--steps",
+            "50,100",
+            "--canary-name",
+            "v2",
+            "--exec",
+            "test \"$ISVC_CANARY_URL $ISVC_CANARY_REVISION $ISVC_CANARY_PERCENT\" = \"http://iris-v2-predictor.team-a.svc.cluster.local v2 50\"",
+            "--timeout",
+            "20s",
+            "-o",
+            "json",
+        ],
+    );
+
+    run.code(0);
+    let patches = run.patches();
+    assert_eq!(patches.len(), 2, "{}", run.describe());
+    assert_eq!(patches[0].content_type(), Some(MERGE));
+    assert_eq!(
+        patches[0].json(),
+        json!({"metadata": {"resourceVersion": "100"}, "spec": {"canary": [entry("v2", M2, 50)]}}),
+        "step 1: the spec.canary entry at 50%\n{}",
+        run.describe()
+    );
+    assert_eq!(
+        patches[1].json(),
+        json!({"metadata": {"resourceVersion": "101"},
+               "spec": {"canary": null, "predictor": {"name": "v2", "model": {"storageUri": M2}}}}),
+        "step 2: the promotion\n{}",
+        run.describe()
+    );
+    let events: Vec<Value> = run.out.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let reasons: Vec<&str> = events.iter().filter_map(|e| e["reason"].as_str()).collect();
+    assert_eq!(
+        reasons,
+        ["RolloutStarted", "CanaryStepApplied", "GatePassed", "CanaryStepApplied", "Promoted"],
+        "{}",
+        run.describe()
+    );
+    assert!(events.iter().skip(1).all(|e| e["revision"] == "v2"), "the recorded revision is the canary's name");
+    // The outcome in the Lease: promoted, the canary's name as the revision, the stable's as stable.
+    let last = run.requests.iter().rev().find(|r| r.method == "PATCH" && r.path == lease_path()).expect("lease PATCH");
+    let body = last.json();
+    let state: Value =
+        serde_json::from_str(body["metadata"]["annotations"]["isvc-canary.kserve.io/rollout"].as_str().unwrap())
+            .unwrap();
+    assert_eq!(state["phase"], "promoted", "{}", run.describe());
+    assert_eq!(state["revision"], "v2");
+    assert_eq!(state["canary"], "v2");
+    assert_eq!(state["stable"], "iris-predictor");
+}
+
+#[test]
+fn a_standard_rollout_whose_gate_fails_removes_the_entry_and_exits_4() {
+    let stub = standard_rollout_stub(false);
+
+    let run =
+        run(&stub, &["rollout", NAME, "--model-uri", M2, "--steps", "50,100", "--exec", "false", "--timeout", "20s"]);
+
+    // The canary's name is derived from the model as `set` derives it: …/iris/v2 ⇒ v2.
+    run.code(4).stderr_has("gate exec").stderr_has("rolled back: the canary v2 removed");
+    let patches = run.patches();
+    assert_eq!(patches.len(), 2, "{}", run.describe());
+    assert_eq!(patches[0].json()["spec"]["canary"], json!([entry("v2", M2, 50)]));
+    assert_eq!(patches[1].json(), json!({"metadata": {"resourceVersion": "101"}, "spec": {"canary": null}}));
+}
+
+#[test]
+fn a_standard_rollout_refuses_a_smoke_gate_before_any_write() {
     let stub = Stub::start();
     stub.on(Route::get(isvc_path()), [Reply::ok(object(100, &[], &[]))]);
 
-    let run = run(&stub, &["rollout", NAME, "--model-uri", M2, "--steps", "10,100", "--yes"]);
+    let run = run(&stub, &["rollout", NAME, "--model-uri", M2, "--steps", "10,100", "--smoke", "--yes"]);
 
-    run.code(7).stderr_has("not available in Standard mode").stderr_has("promote iris --wait");
-    assert!(run.patches().is_empty(), "{}", run.describe());
+    run.code(2)
+        .stderr_has("smoke gates are not available in Standard mode")
+        .stderr_has("reach no spec.canary variant on KServe 0.20.0")
+        .stderr_has("an exec gate, which gets the canary's in-cluster URL");
+    let writes: Vec<String> = run.requests.iter().filter(|r| r.method != "GET").map(|r| r.line()).collect();
+    assert!(writes.is_empty(), "nothing written: {writes:#?}\n{}", run.describe());
 }
 
 #[test]
