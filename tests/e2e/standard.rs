@@ -135,3 +135,62 @@ fn a_canary_that_never_loads_fails_the_wait_with_4() {
     ]);
     out.code(4).stderr_has("rollout failed").stderr_has("rollback");
 }
+
+/// The rollout's record in its Lease (`rollout`, §12), with the holder.
+fn lease_record(ns: &Ns) -> Value {
+    let lease = ns.kubectl(["get", "lease", &format!("isvc-canary-{NAME}"), "-o", "json"]).ok().json();
+    let text = lease["metadata"]["annotations"]["isvc-canary.kserve.io/rollout"].as_str().expect("rollout annotation");
+    let mut state: Value = serde_json::from_str(text).expect("rollout state");
+    state["holder"] = lease["spec"]["holderIdentity"].clone();
+    state
+}
+
+#[test]
+fn rollout_rolls_back_on_a_failing_exec_gate_and_promotes_on_a_passing_one() {
+    let ns = standard_world("standard-rollout");
+    let limits = ["--timeout", "4m", "--yes"];
+
+    // A gate that fails: the canary v3 is removed with its Deployment, exit 4 naming the gate.
+    let out = ns.plugin(
+        [
+            &["rollout", NAME, "--model-uri", MODEL_3, "--canary-name", "v3", "--steps", "25,100"][..],
+            &["--pause", "2s", "--exec", "false"],
+            &limits,
+        ]
+        .concat(),
+    );
+    out.code(4).stderr_has("gate exec 'false' failed").stderr_has("rolled back");
+    let v = ns.get(NAME);
+    assert!(v["spec"]["canary"].is_null(), "{v}");
+    assert_eq!(v["spec"]["predictor"]["model"]["storageUri"], MODEL_1, "{v}");
+    assert!(gone(&ns, &format!("{NAME}-v3-predictor")), "the canary's Deployment is deleted");
+    let s = lease_record(&ns);
+    assert_eq!((s["phase"].as_str(), s["holder"].as_str()), (Some("rolled-back"), Some("")), "{s}");
+
+    // A gate that passes: 25 %, the hold, then the promotion of v2.
+    let out = ns.plugin(
+        [
+            &["rollout", NAME, "--model-uri", MODEL_2, "--canary-name", "v2", "--steps", "25,100"][..],
+            &["--pause", "2s", "--exec", "true"],
+            &limits,
+        ]
+        .concat(),
+    );
+    out.ok().stdout_has("CanaryStepApplied").stdout_has("inferenceservice.serving.kserve.io/iris-std promoted");
+    let v = ns.get(NAME);
+    assert_eq!(v["spec"]["predictor"]["name"], "v2", "{v}");
+    assert_eq!(v["spec"]["predictor"]["model"]["storageUri"], MODEL_2, "{v}");
+    assert!(v["spec"]["canary"].is_null(), "{v}");
+    assert!(gone(&ns, &format!("{NAME}-predictor")), "the old stable Deployment is deleted");
+
+    // The Lease records both, released; the revision of a Standard rollout is the canary's name.
+    let s = lease_record(&ns);
+    assert_eq!((s["phase"].as_str(), s["holder"].as_str()), (Some("promoted"), Some("")), "{s}");
+    assert_eq!(s["revision"], "v2", "{s}");
+    let h = ns.plugin(["history", NAME, "-o", "json"]).ok().json();
+    assert_eq!(h["rollouts"][0]["outcome"], "promoted", "{h}");
+    assert_eq!(h["rollouts"][0]["revision"], "v2", "{h}");
+    assert_eq!(h["rollouts"][0]["model"], MODEL_2, "{h}");
+    assert_eq!(h["rollouts"][1]["outcome"], "rolled-back", "{h}");
+    assert_eq!(h["rollouts"][1]["revision"], "v3", "{h}");
+}
