@@ -42,16 +42,19 @@ fn standard_mode_without_a_canary_mechanism_is_refused() {
     ns.wait_reconciled(name);
     let before = ns.get(name);
     // What Standard mode has no use for, on every KServe release: refused, naming the mode.
-    for args in [
-        vec!["tag-routing", name, "on"],
-        vec!["rollout", name, "--model-uri", MODEL_2, "--steps", "10,100"],
-        vec!["pause", name],
-        vec!["undo", name, "--to-revision", "1"],
-    ] {
+    for args in [vec!["tag-routing", name, "on"], vec!["undo", name, "--to-revision", "1"]] {
         let out = ns.plugin(&args);
         out.code(7).stderr_has("Standard");
         unchanged(&ns, name, &before, &out.describe());
     }
+    // `rollout` runs in Standard mode (tests/e2e/standard.rs), but not its smoke and metric gates,
+    // which reach no spec.canary variant: exit 2 before any write; no rollout to pause.
+    let out = ns.plugin(["rollout", name, "--model-uri", MODEL_2, "--steps", "10,100", "--smoke"]);
+    out.code(2).stderr_has("not available in Standard mode").stderr_has("exec gate");
+    unchanged(&ns, name, &before, &out.describe());
+    let out = ns.plugin(["pause", name]);
+    out.code(7).stderr_has("nothing to pause");
+    unchanged(&ns, name, &before, &out.describe());
     // Before KServe 0.20 the CRD has no spec.canary: the write is pruned, and said so (contract
     // §13); with no canary there is nothing to change the percent of or to roll back.
     if !ns.kserve_has_spec_canary() {
