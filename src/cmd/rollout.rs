@@ -94,8 +94,12 @@ pub async fn run(ctx: &Ctx, args: &RolloutArgs) -> Result<Exit> {
     // Asked once, at a terminal without --yes; the steps are not asked one by one.
     let what = match &fresh {
         Some((model, plan)) => {
+            let canary = match &mode {
+                Mode::Standard { canary } => format!(" as the canary {canary}"),
+                Mode::Knative => String::new(),
+            };
             format!(
-                "Start the rollout of {}/{} to {} ({})?",
+                "Start the rollout of {}/{} to {}{canary} ({})?",
                 isvc.namespace,
                 isvc.name,
                 sanitize(model),

@@ -356,12 +356,13 @@ fn lease(rv: u64) -> Value {
 
 /// A Standard-mode InferenceService whose state follows the PATCHes sent to it: the stable v1
 /// (4 replicas), then the canary v2 at 50 % (2 + 2), then v2 promoted (4) or, for a rollback,
-/// v1 alone again (4).
-fn standard_rollout_stub(promotes: bool) -> Stub {
+/// v1 alone again (4). With `recorded`, a stopped rollout's state is in an expired Lease and the
+/// object starts with the canary at 50 % (its step 1 in place).
+fn standard_rollout_stub(promotes: bool, recorded: Option<Value>) -> Stub {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     let stub = Stub::start();
-    let written = Arc::new(AtomicUsize::new(0));
+    let written = Arc::new(AtomicUsize::new(usize::from(recorded.is_some())));
     let mut last = object(102, &[], &[]);
     if promotes {
         last["spec"]["predictor"]["name"] = json!("v2");
@@ -386,10 +387,19 @@ fn standard_rollout_stub(promotes: bool) -> Stub {
         Route::watch(format!("/apis/serving.kserve.io/v1beta1/namespaces/{NS}/inferenceservices")),
         [Watch::new().end(End::Hold)],
     );
-    stub.on(
-        Route::get(lease_path()),
-        [Reply::status(404, json!({"kind": "Status", "code": 404, "reason": "NotFound", "message": "not found"}))],
-    );
+    let lease_read = match recorded {
+        Some(state) => {
+            let mut l = lease(4);
+            l["spec"]["holderIdentity"] = json!("");
+            l["spec"]["renewTime"] = json!("2026-11-30T10:00:00.000000Z");
+            l["metadata"]["annotations"] = json!({"isvc-canary.kserve.io/rollout": state.to_string()});
+            Reply::ok(l)
+        }
+        None => {
+            Reply::status(404, json!({"kind": "Status", "code": 404, "reason": "NotFound", "message": "not found"}))
+        }
+    };
+    stub.on(Route::get(lease_path()), [lease_read]);
     stub.on(Route::post(format!("/apis/coordination.k8s.io/v1/namespaces/{NS}/leases")), [Reply::ok(lease(5))]);
     stub.on(Route::patch(lease_path()), [Reply::ok(lease(6))]);
     stub
@@ -397,7 +407,7 @@ fn standard_rollout_stub(promotes: bool) -> Stub {
 
 #[test]
 fn a_standard_rollout_adds_the_canary_entry_then_promotes_it() {
-    let stub = standard_rollout_stub(true);
+    let stub = standard_rollout_stub(true, None);
 
     let run = run(
         &stub,
@@ -459,7 +469,7 @@ fn a_standard_rollout_adds_the_canary_entry_then_promotes_it() {
 
 #[test]
 fn a_standard_rollout_whose_gate_fails_removes_the_entry_and_exits_4() {
-    let stub = standard_rollout_stub(false);
+    let stub = standard_rollout_stub(false, None);
 
     let run =
         run(&stub, &["rollout", NAME, "--model-uri", M2, "--steps", "50,100", "--exec", "false", "--timeout", "20s"]);
@@ -470,6 +480,31 @@ fn a_standard_rollout_whose_gate_fails_removes_the_entry_and_exits_4() {
     assert_eq!(patches.len(), 2, "{}", run.describe());
     assert_eq!(patches[0].json()["spec"]["canary"], json!([entry("v2", M2, 50)]));
     assert_eq!(patches[1].json(), json!({"metadata": {"resourceVersion": "101"}, "spec": {"canary": null}}));
+}
+
+#[test]
+fn a_resumed_standard_rollout_finds_its_step_in_place_and_sends_only_the_promotion() {
+    let state = json!({"id": "1-1", "model": M2,
+        "plan": {"steps": [{"weight": {"percent": 50, "pause": 0.0}}, {"weight": {"percent": 100, "pause": 0.0}}],
+                 "gates": [], "failureLimit": 1, "interval": 10.0},
+        "step": 0, "applied": true, "holdStartedAt": "2026-11-30T10:00:00.000000Z", "revision": "v2",
+        "stable": "iris-predictor", "canary": "v2", "phase": "interrupted", "gates": [],
+        "traffic": [{"percent": 50, "at": "2026-11-30T10:00:00.000000Z"}], "startedAt": "2026-11-30T10:00:00.000000Z"});
+    let stub = standard_rollout_stub(true, Some(state));
+
+    let run = run(&stub, &["rollout", NAME, "--resume", "--timeout", "20s"]);
+
+    run.code(0);
+    assert!(run.out.stdout.contains("inferenceservice.serving.kserve.io/iris promoted"), "{}", run.describe());
+    let patches = run.patches();
+    assert_eq!(patches.len(), 1, "step 1 is in place: no PATCH for it\n{}", run.describe());
+    assert_eq!(
+        patches[0].json(),
+        json!({"metadata": {"resourceVersion": "101"},
+               "spec": {"canary": null, "predictor": {"name": "v2", "model": {"storageUri": M2}}}}),
+        "{}",
+        run.describe()
+    );
 }
 
 #[test]
