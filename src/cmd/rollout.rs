@@ -1,7 +1,8 @@
-//! `rollout [NAME] --model-uri URI --steps 10,50,100`: each step through the shared write path
-//! (`set N --wait`, the last one `promote --expect-revision` of the revision tested), a hold
-//! with the gates running, a rollback when a gate fails; one rollout at a time, recorded in a
-//! Lease so that a killed job can be resumed from its step.
+//! `rollout [NAME] --model-uri URI --steps 10,50,100`: each step through the mode's write path
+//! (Knative: `set N --wait`, the last one `promote --expect-revision` of the revision tested;
+//! Standard: `set N --wait` of one spec.canary entry, then its `promote`: see `rollout_mode`), a
+//! hold with the gates running, a rollback when a gate fails; one rollout at a time, recorded in
+//! a Lease so that a killed job can be resumed from its step.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -60,37 +61,7 @@ pub async fn run(ctx: &Ctx, args: &RolloutArgs) -> Result<Exit> {
     }
     let prometheus = prometheus_of(args, &ctx.kube)?;
     let isvc = resolve(&ctx.kube, &ctx.term, args.name.as_deref()).await?;
-    let mode = if super::standard::is_standard(&isvc) {
-        // The entry's name: as recorded on a resume, else --canary-name or the model's.
-        let recorded = match &fresh {
-            None => lease::read(&ctx.kube, &isvc.namespace, &isvc.name)
-                .await?
-                .and_then(|(_, rec)| rec.unfinished().map(|s| (s.canary.clone(), s.model.clone()))),
-            Some(_) => None,
-        };
-        let model = fresh.as_ref().map(|(m, _)| m.clone());
-        let mode = match (recorded, model) {
-            (Some((Some(canary), _)), _) => Mode::Standard { canary },
-            (_, Some(model)) | (Some((None, model)), None) => {
-                Mode::standard_for(&isvc, &model, args.canary_name.as_deref())?
-            }
-            // Nothing to resume: the Lease says so below.
-            (None, None) => Mode::Standard { canary: String::new() },
-        };
-        if let Some((_, plan)) = &fresh {
-            mode.check_plan(plan)?;
-        }
-        mode
-    } else {
-        if args.canary_name.is_some() {
-            return Err(fail(
-                Exit::Usage,
-                "--canary-name is for Standard mode (spec.canary); this InferenceService runs in Knative mode",
-            ));
-        }
-        check_mode(&isvc)?;
-        Mode::Knative
-    };
+    let mode = mode_of(ctx, args, &isvc, fresh.as_ref()).await?;
     // Asked once, at a terminal without --yes; the steps are not asked one by one.
     let what = match &fresh {
         Some((model, plan)) => {
@@ -155,6 +126,42 @@ pub async fn run(ctx: &Ctx, args: &RolloutArgs) -> Result<Exit> {
     renewer.abort();
     runner.clear_view();
     runner.finish(outcome).await
+}
+
+/// Knative or Standard mode, from the object; in Standard mode the canary entry's name (as
+/// recorded on a resume, else `--canary-name` or the model's), and the plan checked against what
+/// Standard mode cannot run (exit 2, before any write).
+async fn mode_of(ctx: &Ctx, args: &RolloutArgs, isvc: &Isvc, fresh: Option<&(String, Plan)>) -> Result<Mode> {
+    if !super::standard::is_standard(isvc) {
+        if args.canary_name.is_some() {
+            return Err(fail(
+                Exit::Usage,
+                "--canary-name is for Standard mode (spec.canary); this InferenceService runs in Knative mode",
+            ));
+        }
+        check_mode(isvc)?;
+        return Ok(Mode::Knative);
+    }
+    let (model, plan, recorded) = match fresh {
+        Some((model, plan)) => (Some(model.clone()), Some(plan.clone()), None),
+        None => match lease::read(&ctx.kube, &isvc.namespace, &isvc.name).await? {
+            Some((_, rec)) => match rec.unfinished() {
+                Some(s) => (Some(s.model.clone()), Some(s.plan.clone()), s.canary.clone()),
+                None => (None, None, None),
+            },
+            None => (None, None, None),
+        },
+    };
+    let mode = match (recorded, model) {
+        (Some(canary), _) => Mode::Standard { canary },
+        (None, Some(model)) => Mode::standard_for(isvc, &model, args.canary_name.as_deref())?,
+        // Nothing to resume: the Lease says so.
+        (None, None) => Mode::Standard { canary: String::new() },
+    };
+    if let Some(plan) = &plan {
+        mode.check_plan(plan)?;
+    }
+    Ok(mode)
 }
 
 /// The plan from the flags: `--plan FILE`, or `--steps` (default 10,50,100) with `--pause` and
