@@ -55,6 +55,12 @@ impl Mode {
     pub fn standard_for(isvc: &Isvc, model: &str, asked: Option<&str>) -> Result<Mode, Fail> {
         if let Some(n) = asked {
             crate::standard::check_canary_name(&isvc.name, n)?;
+            if isvc.predictor_name() == Some(n) {
+                return Err(Fail::new(
+                    Exit::Usage,
+                    format!("canary name '{n}' is the stable predictor's name: pass another --canary-name"),
+                ));
+            }
             return Ok(Mode::Standard { canary: n.to_string() });
         }
         let canaries = isvc.canaries();
@@ -384,6 +390,10 @@ mod tests {
             Mode::Standard { canary: "next".into() }
         );
         assert_eq!(Mode::standard_for(&i, "gs://m/v3", Some("Bad_Name")).unwrap_err().exit, Exit::Usage);
+        let mut named = i.raw.clone();
+        named["spec"]["predictor"]["name"] = json!("v1");
+        let named = Isvc::from_value(named);
+        assert_eq!(Mode::standard_for(&named, "gs://m/v3", Some("v1")).unwrap_err().exit, Exit::Usage);
         // The model's entry already there (a rollout started by hand): its name.
         let i =
             isvc(json!([{"predictor": {"name": "cand", "model": {"storageUri": "gs://m/v3"}}, "trafficPercent": 10}]));
