@@ -545,7 +545,9 @@ pub fn judge(isvc: &Isvc, goal: &StandardGoal, deployments: &[DeploymentState]) 
                 _ => return Err(format!("waiting for the canary {name} to be ready")),
             }
             rolled_out(&deployment_name(&isvc.name, Some(name)))?;
-            rolled_out(&stable)
+            rolled_out(&stable)?;
+            // KServe's own verdict last: its status can lag the resized stable Deployment.
+            ready(isvc)
         }
         StandardGoal::Promoted { name, old_stable } => {
             if isvc.canaries().iter().any(|c| &c.name == name) || isvc.predictor_name() != Some(name.as_str()) {
@@ -564,7 +566,8 @@ pub fn judge(isvc: &Isvc, goal: &StandardGoal, deployments: &[DeploymentState]) 
             if isvc.canaries().iter().any(|c| &c.name == name) || find(&canary).is_some() {
                 return Err(format!("waiting for the canary {name} and its Deployment {canary} to be removed"));
             }
-            rolled_out(&stable)
+            rolled_out(&stable)?;
+            ready(isvc)
         }
         StandardGoal::NoCanary => {
             if let Some(c) = isvc.canaries().first() {
@@ -584,6 +587,14 @@ pub fn judge(isvc: &Isvc, goal: &StandardGoal, deployments: &[DeploymentState]) 
             }
             rolled_out(&stable)
         }
+    }
+}
+
+/// The InferenceService's `Ready` (KServe: `PredictorReady` and `IngressReady`).
+fn ready(isvc: &Isvc) -> Result<(), String> {
+    match isvc.ready() {
+        "True" => Ok(()),
+        _ => Err("waiting for the InferenceService to be Ready".to_string()),
     }
 }
 
@@ -680,7 +691,8 @@ mod tests {
                          "annotations": {"serving.kserve.io/deploymentMode": "Standard"}},
             "spec": {"predictor": {"minReplicas": 4, "model": {"modelFormat": {"name": "sklearn"}, "storageUri": M1}},
                      "canary": canaries},
-            "status": {"deploymentMode": "Standard", "canaryStatuses": statuses}
+            "status": {"deploymentMode": "Standard", "canaryStatuses": statuses,
+                       "conditions": [{"type": "Ready", "status": "True"}]}
         }))
     }
 
@@ -818,6 +830,10 @@ mod tests {
             DeploymentState::from_value(&deployment("iris-v2-predictor", 1, 1)),
         ];
         assert!(judge(&i, &goal, &shrinking).is_err(), "an old stable replica still terminating");
+        // Sized and rolled out, but KServe's status has not caught up with the resized stable.
+        let mut lagging = i.raw.clone();
+        lagging["status"]["conditions"] = json!([{"type": "Ready", "status": "False"}]);
+        assert!(judge(&Isvc::from_value(lagging), &goal, &ok).unwrap_err().contains("Ready"));
     }
 
     #[test]
@@ -841,7 +857,7 @@ mod tests {
         let promoted = Isvc::from_value(json!({
             "metadata": {"name": "iris"},
             "spec": {"predictor": {"name": "v2", "model": {"storageUri": M2}}},
-            "status": {"conditions": [{"type": "PredictorReady", "status": "True"}]}
+            "status": {"conditions": [{"type": "PredictorReady", "status": "True"}, {"type": "Ready", "status": "True"}]}
         }));
         let goal = StandardGoal::Promoted { name: "v2".into(), old_stable: "iris-predictor".into() };
         let both = [deployment("iris-predictor", 4, 4), deployment("iris-v2-predictor", 4, 4)]
