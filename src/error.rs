@@ -115,9 +115,44 @@ pub fn is_rbac_refusal(message: &str) -> bool {
         || message.contains("is forbidden: User")
 }
 
+/// A 400/422 from the API server or KServe's webhook, verbatim, with what it means: when it
+/// does not name a field the plugin wrote, the stored object itself is invalid under this
+/// KServe release (KServe 0.20 validates the whole object on every update).
+pub fn explain_invalid(err: anyhow::Error, touched: &[&str]) -> anyhow::Error {
+    if !matches!(http_status_of(&err), Some(400 | 422)) {
+        return err;
+    }
+    let message = format!("{err:#}");
+    if touched.iter().any(|t| message.contains(t)) {
+        return fail(Exit::Refused, format!("the change was refused: {message}"));
+    }
+    fail(
+        Exit::Refused,
+        format!(
+            "the change was refused: {message}\nthe InferenceService itself is invalid under this KServe release \
+             (KServe validates the whole object on every update, and the plugin changed none of the fields named): \
+             fix the object (kubectl edit), then run the command again; nothing was changed"
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_not_naming_the_plugin_s_fields_says_the_object_is_invalid() {
+        let err: anyhow::Error =
+            Fail::from_status(422, "spec.predictor.containers[0].env: PYTHONPATH is not allowed").into();
+        let text = format!("{:#}", explain_invalid(err, &["canary", "trafficPercent", "predictor.name"]));
+        assert!(text.contains("PYTHONPATH is not allowed"), "{text}");
+        assert!(text.contains("invalid under this KServe release"), "{text}");
+        let err: anyhow::Error = Fail::from_status(422, "canary traffic percentages sum to 120").into();
+        assert!(
+            !format!("{:#}", explain_invalid(err, &["canary", "trafficPercent", "predictor.name"]))
+                .contains("invalid under")
+        );
+    }
 
     #[test]
     fn codes_are_the_documented_numbers() {

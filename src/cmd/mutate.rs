@@ -194,7 +194,7 @@ async fn write(
                 e
             }
             Err(e) if !is_precondition_failure(&e, kind) => {
-                return Err(super::standard::explain_invalid(e, KNATIVE_TOUCHED));
+                return Err(crate::error::explain_invalid(e, KNATIVE_TOUCHED));
             }
             Err(e) => e,
         };

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::Ctx;
 use crate::cli::{DryRun, WaitLimits, WriteArgs};
 use crate::client::PatchKind;
-use crate::error::{Exit, Fail, exit_of, fail, http_status_of, is_unanswered};
+use crate::error::{Exit, Fail, exit_of, explain_invalid, fail, http_status_of, is_unanswered};
 use crate::isvc::{Component, Isvc, Mode};
 use crate::output::{print_result, sanitize, to_json};
 use crate::rules::check_readable;
@@ -134,27 +134,6 @@ fn preview_object(isvc: &Isvc, change: &CanaryChange) -> Isvc {
     let mut raw = isvc.raw.clone();
     crate::patch::apply_merge(&mut raw, &display_patch(change));
     Isvc::from_value(raw)
-}
-
-/// A 400/422 from the API server or KServe's webhook, verbatim, with what it means: when it
-/// does not name a field the plugin wrote, the stored object itself is invalid under this
-/// KServe release (KServe 0.20 validates the whole object on every update).
-pub fn explain_invalid(err: anyhow::Error, touched: &[&str]) -> anyhow::Error {
-    if !matches!(http_status_of(&err), Some(400 | 422)) {
-        return err;
-    }
-    let message = format!("{err:#}");
-    if touched.iter().any(|t| message.contains(t)) {
-        return fail(Exit::Refused, format!("the change was refused: {message}"));
-    }
-    fail(
-        Exit::Refused,
-        format!(
-            "the change was refused: {message}\nthe InferenceService itself is invalid under this KServe release \
-             (KServe validates the whole object on every update, and the plugin changed none of the fields named): \
-             fix the object (kubectl edit), then run the command again; nothing was changed"
-        ),
-    )
 }
 
 /// The fields a Standard-mode write sends, as KServe's messages name them.
@@ -582,17 +561,6 @@ mod tests {
         assert!(check_expected(&isvc(), "v2").is_ok());
         assert!(check_expected(&isvc(), "iris-v2-predictor").is_ok());
         assert!(check_expected(&isvc(), "v3").unwrap_err().message.contains("newest variant of iris is v2"));
-    }
-
-    #[test]
-    fn a_refusal_not_naming_the_plugin_s_fields_says_the_object_is_invalid() {
-        let err: anyhow::Error =
-            Fail::from_status(422, "spec.predictor.containers[0].env: PYTHONPATH is not allowed").into();
-        let text = format!("{:#}", explain_invalid(err, TOUCHED));
-        assert!(text.contains("PYTHONPATH is not allowed"), "{text}");
-        assert!(text.contains("invalid under this KServe release"), "{text}");
-        let err: anyhow::Error = Fail::from_status(422, "canary traffic percentages sum to 120").into();
-        assert!(!format!("{:#}", explain_invalid(err, TOUCHED)).contains("invalid under"));
     }
 
     #[test]
