@@ -139,6 +139,17 @@ fn preview_object(isvc: &Isvc, change: &CanaryChange) -> Isvc {
 /// The fields a Standard-mode write sends, as KServe's messages name them.
 const TOUCHED: &[&str] = &["canary", "trafficPercent", "predictor.name"];
 
+/// The guard on what can be read, the plan, and its notes said: the start of every mutation.
+fn decide(ctx: &Ctx, isvc: &Isvc, plan: impl Fn(&Isvc) -> Result<StandardPlan, Fail>) -> Result<StandardPlan> {
+    check_readable(isvc)?;
+    let decided = plan(isvc)?;
+    let (StandardPlan::Unchanged { notes } | StandardPlan::Write { notes, .. }) = &decided;
+    for note in notes {
+        ctx.term.note(note);
+    }
+    Ok(decided)
+}
+
 /// Runs a Standard-mode mutation on `isvc` (already read). `goal` says what "done" is, from the
 /// object the change was decided on and the change (`None`: nothing to write).
 pub async fn run(
@@ -148,14 +159,7 @@ pub async fn run(
     plan: impl Fn(&Isvc) -> Result<StandardPlan, Fail>,
     goal: impl Fn(&Isvc, Option<&CanaryChange>) -> StandardGoal,
 ) -> Result<Exit> {
-    check_readable(&isvc)?;
-    let decided = plan(&isvc)?;
-    let notes = match &decided {
-        StandardPlan::Unchanged { notes } | StandardPlan::Write { notes, .. } => notes,
-    };
-    for note in notes {
-        ctx.term.note(note);
-    }
+    let decided = decide(ctx, &isvc, &plan)?;
     if let Some(expected) = m.expect {
         check_expected(&isvc, expected)?;
     }
@@ -242,14 +246,7 @@ pub async fn apply(
     goal: impl Fn(&Isvc, Option<&CanaryChange>) -> StandardGoal,
 ) -> Result<super::mutate::Applied> {
     let isvc = ctx.kube.get_isvc(namespace, name).await?;
-    check_readable(&isvc)?;
-    let decided = plan(&isvc)?;
-    let notes = match &decided {
-        StandardPlan::Unchanged { notes } | StandardPlan::Write { notes, .. } => notes,
-    };
-    for note in notes {
-        ctx.term.note(note);
-    }
+    let decided = decide(ctx, &isvc, &plan)?;
     let StandardPlan::Write { change, .. } = decided else {
         let g = goal(&isvc, None);
         let last = wait(ctx, Waiter::lazy(&ctx.kube, &isvc), &isvc, &g, limits).await?;
